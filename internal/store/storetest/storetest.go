@@ -1,0 +1,123 @@
+// Package storetest runs tests against every storage engine Rathaus
+// supports: SQLite in a temporary directory always, and PostgreSQL when
+// RATHAUS_TEST_POSTGRES holds a URL of a server where the test may create
+// databases. Each test gets a fresh, migrated database of its own.
+//
+// Under CI=true a missing RATHAUS_TEST_POSTGRES fails the test instead of
+// skipping the PostgreSQL half: CI must prove both engines.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"opencode.de/rathaus/rathaus/internal/store"
+)
+
+// EnvPostgres names the variable with the PostgreSQL server URL for tests.
+const EnvPostgres = "RATHAUS_TEST_POSTGRES"
+
+// Engines returns the engines this test run covers.
+func Engines(t testing.TB) []store.Engine {
+	es := []store.Engine{store.SQLite}
+	if os.Getenv(EnvPostgres) != "" {
+		es = append(es, store.Postgres)
+	} else if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is not set: the PostgreSQL half of the contract tests cannot run", EnvPostgres)
+	}
+	return es
+}
+
+// Each runs fn as a subtest per engine, each with a fresh migrated database.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, e := range Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			fn(t, Open(t, e))
+		})
+	}
+}
+
+// Open returns a fresh, migrated database of engine e, closed and (for
+// PostgreSQL) dropped when the test ends.
+func Open(t testing.TB, e store.Engine) *store.DB {
+	t.Helper()
+	u := URL(t, e)
+	ctx := context.Background()
+	db, err := store.Open(ctx, u, store.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", e, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", e, err)
+	}
+	return db
+}
+
+// URL returns the URL of a fresh, empty database of engine e.
+func URL(t testing.TB, e store.Engine) string {
+	t.Helper()
+	switch e {
+	case store.SQLite:
+		return "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	case store.Postgres:
+		return createPostgresDB(t)
+	}
+	t.Fatalf("unknown engine %q", e)
+	return ""
+}
+
+func createPostgresDB(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(EnvPostgres)
+	if admin == "" {
+		t.Skipf("%s not set", EnvPostgres)
+	}
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvPostgres, err)
+	}
+	adminDB := stdlib.OpenDB(*cfg)
+	defer adminDB.Close()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "rathaus_test_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	if _, err := adminDB.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		db := stdlib.OpenDB(*cfg)
+		defer db.Close()
+		if _, err := db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvPostgres, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Exec runs statements on the write pool, failing the test on error. For
+// fixtures and for tests that tamper with data on purpose.
+func Exec(t testing.TB, db *store.DB, query string, args ...any) sql.Result {
+	t.Helper()
+	res, err := db.Write().ExecContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("exec %q: %v", query, err)
+	}
+	return res
+}
