@@ -1,0 +1,285 @@
+// Package config reads Rathaus's configuration from command-line flags and
+// the environment, in that order of precedence, with every secret also
+// readable from a file named by the variable's _FILE twin (for Kubernetes
+// and Docker secrets). It validates the result as a whole and prints it with
+// secrets redacted.
+//
+// It does not read configuration files and does not reload at run time.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/store"
+)
+
+// Config is the effective configuration of one process.
+type Config struct {
+	DatabaseURL        string        // sqlite:PATH or postgres://…  (secret: may contain a password)
+	DataDir            string        // where demo mode keeps its SQLite file
+	Listen             string        // host:port
+	PublicURL          string        // how users reach this server, for links and printed URLs
+	LogFormat          string        // text or json
+	LogLevel           string        // debug, info, warn, error
+	TLSCert, TLSKey    string        // PEM files; both set: serve HTTPS
+	TrustProxyTLS      bool          // a TLS-terminating proxy is in front: send HSTS
+	BodyLimit          int64         // bytes per request body
+	RequestTimeout     time.Duration // per request
+	ShutdownTimeout    time.Duration // for in-flight requests on SIGTERM
+	UnsafeNoDurability bool          // allow a database that may lose commits (tests only)
+	AutoMigrate        bool          // apply migrations at start
+	JobWorkers         int           // background job workers per replica
+}
+
+// An option binds a flag to an environment variable.
+type option struct {
+	flag, env, help string
+	secret          bool
+	set             func(string) error
+	get             func() string
+	fromFlag        bool
+}
+
+// Mode selects the defaults: "demo" or "serve".
+type Mode string
+
+const (
+	Demo  Mode = "demo"
+	Serve Mode = "serve"
+	Tool  Mode = "tool" // CLI subcommands such as migrate and import
+)
+
+// Defaults returns the defaults of a mode.
+func Defaults(mode Mode) Config {
+	c := Config{
+		DataDir:         "rathaus-data",
+		Listen:          "127.0.0.1:8080",
+		LogFormat:       "json",
+		LogLevel:        "info",
+		BodyLimit:       1 << 20,
+		RequestTimeout:  30 * time.Second,
+		ShutdownTimeout: 20 * time.Second,
+		AutoMigrate:     true,
+		JobWorkers:      4,
+	}
+	if mode == Demo || mode == Tool {
+		c.LogFormat = "text"
+	}
+	if mode == Serve {
+		c.Listen = ":8080"
+	}
+	return c
+}
+
+func (c *Config) options() []*option {
+	str := func(p *string) (func(string) error, func() string) {
+		return func(v string) error { *p = v; return nil }, func() string { return *p }
+	}
+	boolean := func(p *bool) (func(string) error, func() string) {
+		return func(v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%q ist kein Wahrheitswert (true/false)", v)
+				}
+				*p = b
+				return nil
+			}, func() string {
+				return strconv.FormatBool(*p)
+			}
+	}
+	dur := func(p *time.Duration) (func(string) error, func() string) {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q ist keine Dauer (z. B. 30s, 2m)", v)
+			}
+			*p = d
+			return nil
+		}, func() string { return p.String() }
+	}
+	integer := func(p *int64) (func(string) error, func() string) {
+		return func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q ist keine ganze Zahl", v)
+			}
+			*p = n
+			return nil
+		}, func() string { return strconv.FormatInt(*p, 10) }
+	}
+	var workers64 = int64(c.JobWorkers)
+	o := func(flag, env, help string, secret bool, set func(string) error, get func() string) *option {
+		return &option{flag: flag, env: env, help: help, secret: secret, set: set, get: get}
+	}
+	opts := []*option{}
+	add := func(op *option) { opts = append(opts, op) }
+	s, g := str(&c.DatabaseURL)
+	add(o("database-url", "RATHAUS_DATABASE_URL", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB (default in demo: sqlite:DATA_DIR/rathaus.db)", true, s, g))
+	s, g = str(&c.DataDir)
+	add(o("data", "RATHAUS_DATA_DIR", "data directory of the demo (SQLite file)", false, s, g))
+	s, g = str(&c.Listen)
+	add(o("listen", "RATHAUS_LISTEN", "listen address host:port (port 0: any free port)", false, s, g))
+	s, g = str(&c.PublicURL)
+	add(o("public-url", "RATHAUS_PUBLIC_URL", "URL under which users reach Rathaus (default derived from --listen)", false, s, g))
+	s, g = str(&c.LogFormat)
+	add(o("log-format", "RATHAUS_LOG_FORMAT", "log format: text or json", false, s, g))
+	s, g = str(&c.LogLevel)
+	add(o("log-level", "RATHAUS_LOG_LEVEL", "log level: debug, info, warn, error", false, s, g))
+	s, g = str(&c.TLSCert)
+	add(o("tls-cert", "RATHAUS_TLS_CERT", "PEM certificate chain file; with --tls-key serves HTTPS", false, s, g))
+	s, g = str(&c.TLSKey)
+	add(o("tls-key", "RATHAUS_TLS_KEY", "PEM private key file", false, s, g))
+	s, g = boolean(&c.TrustProxyTLS)
+	add(o("behind-tls-proxy", "RATHAUS_BEHIND_TLS_PROXY", "a TLS-terminating proxy is in front: send HSTS", false, s, g))
+	s, g = integer(&c.BodyLimit)
+	add(o("body-limit", "RATHAUS_BODY_LIMIT", "maximum request body in bytes", false, s, g))
+	s, g = dur(&c.RequestTimeout)
+	add(o("request-timeout", "RATHAUS_REQUEST_TIMEOUT", "maximum duration of one request", false, s, g))
+	s, g = dur(&c.ShutdownTimeout)
+	add(o("shutdown-timeout", "RATHAUS_SHUTDOWN_TIMEOUT", "time for in-flight requests on shutdown", false, s, g))
+	s, g = boolean(&c.AutoMigrate)
+	add(o("migrate", "RATHAUS_AUTO_MIGRATE", "apply database migrations at start", false, s, g))
+	ws, wg := integer(&workers64)
+	add(o("job-workers", "RATHAUS_JOB_WORKERS", "background job workers per replica", false, func(v string) error {
+		if err := ws(v); err != nil {
+			return err
+		}
+		c.JobWorkers = int(workers64)
+		return nil
+	}, wg))
+	s, g = boolean(&c.UnsafeNoDurability)
+	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", false, s, g))
+	return opts
+}
+
+// Load fills c (which holds the mode's defaults) from args and the
+// environment. It returns the remaining positional arguments. Precedence:
+// flag, then VAR, then VAR_FILE, then the default; VAR and VAR_FILE together
+// are an error.
+func (c *Config) Load(name string, args []string, getenv func(string) string, stderr io.Writer) ([]string, error) {
+	opts := c.options()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, op := range opts {
+		op := op
+		fs.Func(op.flag, op.help+" (env "+op.env+")", func(v string) error {
+			op.fromFlag = true
+			return op.set(v)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, op := range opts {
+		if op.fromFlag {
+			continue
+		}
+		v, fileVar := getenv(op.env), getenv(op.env+"_FILE")
+		switch {
+		case v != "" && fileVar != "":
+			problems = append(problems, fmt.Sprintf("%s und %s_FILE sind beide gesetzt: nur eins davon", op.env, op.env))
+			continue
+		case fileVar != "":
+			b, err := os.ReadFile(fileVar)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s_FILE: %v", op.env, err))
+				continue
+			}
+			v = strings.TrimRight(string(b), "\r\n")
+		}
+		if v == "" {
+			continue
+		}
+		if err := op.set(v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", op.env, err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.New("ungültige Konfiguration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return fs.Args(), nil
+}
+
+// Validate checks the configuration as a whole for a mode.
+func (c *Config) Validate(mode Mode) error {
+	var p []string
+	if mode == Serve && c.DatabaseURL == "" {
+		p = append(p, "RATHAUS_DATABASE_URL fehlt (sqlite:PFAD oder postgres://…)")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		p = append(p, fmt.Sprintf("RATHAUS_DATABASE_URL %q: erwartet sqlite:PFAD oder postgres://…", store.Redact(c.DatabaseURL)))
+	}
+	if mode != Tool {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_LISTEN %q: erwartet host:port (%v)", c.Listen, err))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p = append(p, fmt.Sprintf("RATHAUS_LISTEN %q: ungültiger Port", c.Listen))
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p = append(p, fmt.Sprintf("RATHAUS_LOG_FORMAT %q: erlaubt sind text und json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("RATHAUS_LOG_LEVEL %q: erlaubt sind debug, info, warn, error", c.LogLevel))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		p = append(p, "RATHAUS_TLS_CERT und RATHAUS_TLS_KEY gehören zusammen")
+	}
+	for _, f := range []string{c.TLSCert, c.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				p = append(p, fmt.Sprintf("TLS-Datei %s: %v", f, err))
+			}
+		}
+	}
+	if c.BodyLimit < 1024 || c.BodyLimit > 1<<30 {
+		p = append(p, fmt.Sprintf("RATHAUS_BODY_LIMIT %d: erlaubt sind 1024 bis 1073741824 Bytes", c.BodyLimit))
+	}
+	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		p = append(p, "RATHAUS_REQUEST_TIMEOUT und RATHAUS_SHUTDOWN_TIMEOUT müssen positiv sein")
+	}
+	if c.JobWorkers < 1 || c.JobWorkers > 1000 {
+		p = append(p, fmt.Sprintf("RATHAUS_JOB_WORKERS %d: erlaubt sind 1 bis 1000", c.JobWorkers))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		p = append(p, fmt.Sprintf("RATHAUS_PUBLIC_URL %q: erwartet http(s)://…", c.PublicURL))
+	}
+	if len(p) > 0 {
+		return errors.New("ungültige Konfiguration:\n  " + strings.Join(p, "\n  "))
+	}
+	return nil
+}
+
+// DemoDatabaseURL returns the SQLite URL inside the data directory.
+func (c *Config) DemoDatabaseURL() string {
+	return "sqlite:" + filepath.Join(c.DataDir, "rathaus.db")
+}
+
+// Redacted returns the configuration as sorted "ENV=value" lines with
+// secrets (passwords in URLs) replaced.
+func (c *Config) Redacted() []string {
+	var lines []string
+	for _, op := range c.options() {
+		v := op.get()
+		if op.secret {
+			v = store.Redact(v)
+		}
+		lines = append(lines, op.env+"="+v)
+	}
+	sort.Strings(lines)
+	return lines
+}
