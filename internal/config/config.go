@@ -163,13 +163,17 @@ func (c *Config) options() []*option {
 }
 
 // Load fills c (which holds the mode's defaults) from args and the
-// environment. It returns the remaining positional arguments. Precedence:
+// environment; extra registers a command's own flags on the same flag set.
+// It returns the remaining positional arguments. Precedence:
 // flag, then VAR, then VAR_FILE, then the default; VAR and VAR_FILE together
 // are an error.
-func (c *Config) Load(name string, args []string, getenv func(string) string, stderr io.Writer) ([]string, error) {
+func (c *Config) Load(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) ([]string, error) {
 	opts := c.options()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, e := range extra {
+		e(fs)
+	}
 	for _, op := range opts {
 		op := op
 		fs.Func(op.flag, op.help+" (env "+op.env+")", func(v string) error {

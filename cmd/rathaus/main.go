@@ -1,0 +1,82 @@
+// Command rathaus is the one binary of Rathaus: the demo, the production
+// server and the operator's tools. It only wires packages together; what it
+// wires is documented in the packages.
+//
+//	rathaus demo       everything in one process on an embedded SQLite file
+//	rathaus serve      the production server (PostgreSQL or SQLite by URL)
+//	rathaus migrate    apply database migrations
+//	rathaus zones import --tenant ARS FILE.geojson
+//	rathaus addresses import --tenant ARS FILE.csv
+//	rathaus version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "rathaus:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `Rathaus – Online-Dienste für Kommunen
+
+Aufruf:
+  rathaus demo      [--listen 127.0.0.1:8080] [--data rathaus-data]   Demo mit Berlin auf SQLite
+  rathaus serve     [--database-url URL] [--listen :8080] …           Produktionsserver
+  rathaus migrate   [--database-url URL]                              Datenbank-Migrationen anwenden
+  rathaus zones import --tenant ARS [--valid-from JJJJ-MM-TT] [--name NAME] DATEI.geojson
+  rathaus addresses import --tenant ARS DATEI.csv
+  rathaus version
+
+Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
+`
+
+// run is the whole program; tests call it with their own arguments,
+// environment and output, on port 0 and a temporary database.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("kein Befehl angegeben")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runServer(ctx, modeDemo, rest, getenv, stdout, stderr, nil)
+	case "serve":
+		return runServer(ctx, modeServe, rest, getenv, stdout, stderr, nil)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "zones":
+		if len(rest) == 0 || rest[0] != "import" {
+			return errors.New("erwartet: rathaus zones import --tenant ARS DATEI.geojson")
+		}
+		return runZonesImport(ctx, rest[1:], getenv, stdout, stderr)
+	case "addresses":
+		if len(rest) == 0 || rest[0] != "import" {
+			return errors.New("erwartet: rathaus addresses import --tenant ARS DATEI.csv")
+		}
+		return runAddressesImport(ctx, rest[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unbekannter Befehl %q", cmd)
+}

@@ -1,0 +1,581 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/apidoc"
+	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/store/storetest"
+	"opencode.de/rathaus/rathaus/internal/web"
+)
+
+// syncBuffer collects a server's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is a running `rathaus demo` or `rathaus serve`.
+type server struct {
+	base   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() error
+}
+
+// start runs the server as main would, on port 0, and waits until it listens.
+func start(t *testing.T, m mode, args []string, env map[string]string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	up := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, m, append([]string{"--listen", "127.0.0.1:0"}, args...), func(k string) string { return env[k] },
+			s.stdout, s.stderr, func(base string) { up <- base })
+	}()
+	select {
+	case s.base = <-up:
+	case err := <-done:
+		cancel()
+		t.Fatalf("server did not start: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, s.stderr)
+	case <-time.After(120 * time.Second):
+		cancel()
+		t.Fatalf("server did not start within 120 s\nstderr:\n%s", s.stderr)
+	}
+	var once sync.Once
+	var stopErr error
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = fmt.Errorf("server did not stop within 30 s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (s *server) do(t *testing.T, method, path string, body io.Reader, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{res.StatusCode, res.Header, b}
+}
+
+func (s *server) get(t *testing.T, path string) response { return s.do(t, "GET", path, nil, nil) }
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// The demo is started once for all tests that only read from it.
+var (
+	demoOnce sync.Once
+	demoSrv  *server
+	demoDir  string
+)
+
+func demoServer(t *testing.T) *server {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rathaus-demo-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		demoDir = dir
+		// Started outside t's cleanup so that it outlives the first test
+		// that asks; TestMain stops it.
+		demoSrv = startShared(t, dir)
+	})
+	if demoSrv == nil {
+		t.Fatal("demo server failed to start in an earlier test")
+	}
+	return demoSrv
+}
+
+func startShared(t *testing.T, dir string) *server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	up := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, modeDemo, []string{"--listen", "127.0.0.1:0", "--data", dir}, func(string) string { return "" },
+			s.stdout, s.stderr, func(base string) { up <- base })
+	}()
+	select {
+	case s.base = <-up:
+	case err := <-done:
+		cancel()
+		t.Fatalf("demo did not start: %v\n%s\n%s", err, s.stdout, s.stderr)
+	}
+	s.stop = func() error { cancel(); return <-done }
+	return s
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoSrv != nil {
+		demoSrv.stop()
+		os.RemoveAll(demoDir)
+	}
+	os.Exit(code)
+}
+
+func TestDemoLoadsBerlin(t *testing.T) {
+	s := demoServer(t)
+	out := s.stdout.String()
+	for _, want := range []string{"Parkzonen importiert", "Adressen übernommen", "/zonen", "/api/v1/openapi.json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	var ms struct {
+		Municipalities []struct{ ARS, Name string }
+	}
+	r := s.get(t, "/api/v1/municipalities")
+	r.json(t, &ms)
+	if len(ms.Municipalities) != 1 || ms.Municipalities[0].ARS != "110000000000" || ms.Municipalities[0].Name != "Berlin" {
+		t.Errorf("municipalities = %+v, want Berlin 110000000000", ms)
+	}
+	var zs struct {
+		Zones []struct {
+			ID, Name, District string
+			BBox               [4]float64
+		}
+	}
+	s.get(t, "/api/v1/municipalities/110000000000/zones").json(t, &zs)
+	want := len(mustParseDemoZones(t))
+	if len(zs.Zones) != want {
+		t.Errorf("zones listed = %d, want %d (all of the file)", len(zs.Zones), want)
+	}
+	if !slices.ContainsFunc(zs.Zones, func(z struct {
+		ID, Name, District string
+		BBox               [4]float64
+	}) bool {
+		return z.ID == "29" && z.Name == "Zone 29" && z.District == "Mitte"
+	}) {
+		t.Errorf("zone 29 (Mitte) missing from %+v", zs.Zones[:3])
+	}
+}
+
+func mustParseDemoZones(t *testing.T) []geo.Zone {
+	t.Helper()
+	zones, err := geo.ParseZones(bytes.NewReader(demo.Zones()), geo.ParseOptions{Tenant: demo.Berlin.ARS, ValidFrom: demo.ZonesValidFrom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zones
+}
+
+type lookup struct {
+	Status  string
+	Query   string
+	Address *struct {
+		Street, HouseNumber, Postcode, Label string
+		Lat, Lon                             float64
+	}
+	Point       *struct{ Lat, Lon float64 }
+	Zones       []struct{ ID, Name, District string }
+	Candidates  []struct{ Label string }
+	Suggestions []struct{ Label string }
+}
+
+func TestZoneLookupAPI(t *testing.T) {
+	s := demoServer(t)
+	zones := mustParseDemoZones(t)
+	path := "/api/v1/municipalities/110000000000/zone-lookup?"
+	for _, text := range []string{"Lehrter Str. 53, 10557", "lehrter strasse 53", "Lehrter Straße 53, 10557 Berlin", "LEHRTERSTR. 53"} {
+		t.Run(text, func(t *testing.T) {
+			r := s.get(t, path+url.Values{"address": {text}}.Encode())
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			var l lookup
+			r.json(t, &l)
+			if l.Status != "found" || l.Address == nil {
+				t.Fatalf("lookup %q = %+v, want found", text, l)
+			}
+			if l.Address.Street != "Lehrter Straße" || l.Address.Postcode != "10557" {
+				t.Errorf("matched %+v, want Lehrter Straße 53, 10557", *l.Address)
+			}
+			// The answer must agree with a brute-force test over all zones.
+			var want []string
+			for _, z := range geo.BruteForce(zones, geo.Point{Lon: l.Address.Lon, Lat: l.Address.Lat}) {
+				want = append(want, z.ID)
+			}
+			var got []string
+			for _, z := range l.Zones {
+				got = append(got, z.ID)
+			}
+			if !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("zones %v, want %v (non-empty)", got, want)
+			}
+		})
+	}
+	t.Run("coordinates", func(t *testing.T) {
+		var l lookup
+		s.get(t, path+"lat=52.5344684&lon=13.3585277").json(t, &l)
+		// Lehrter Straße 53 lies in zone 75 (Mitte, Moabit).
+		if l.Status != "point" || len(l.Zones) != 1 || l.Zones[0].ID != "75" {
+			t.Errorf("point lookup = %+v, want zone 75", l)
+		}
+		s.get(t, path+"lat=52.40&lon=13.00").json(t, &l)
+		if len(l.Zones) != 0 {
+			t.Errorf("point outside Berlin's zones = %+v, want no zones", l.Zones)
+		}
+	})
+	t.Run("unknown address gets suggestions", func(t *testing.T) {
+		var l lookup
+		s.get(t, path+url.Values{"address": {"Lehrter Strase 9999"}}.Encode()).json(t, &l)
+		if l.Status != "not_found" || len(l.Suggestions) == 0 || len(l.Suggestions) > 5 {
+			t.Fatalf("lookup = %+v, want not_found with 1..5 suggestions", l)
+		}
+		if !strings.Contains(l.Suggestions[0].Label, "Lehrter Straße") {
+			t.Errorf("first suggestion %q, want one on Lehrter Straße", l.Suggestions[0].Label)
+		}
+	})
+}
+
+func TestAPIBadInput(t *testing.T) {
+	s := demoServer(t)
+	base := "/api/v1/municipalities/110000000000/zone-lookup"
+	cases := []struct {
+		method, path string
+		status       int
+		param        string
+	}{
+		{"GET", base, 400, "address"},
+		{"GET", base + "?address=", 400, "address"},
+		{"GET", base + "?address=" + strings.Repeat("a", 300), 400, "address"},
+		{"GET", base + "?address=Lehrter+Str.", 400, "address"},
+		{"GET", base + "?lat=abc&lon=13.4", 400, "lat"},
+		{"GET", base + "?lat=52.5", 400, "lon"},
+		{"GET", base + "?lat=95&lon=13.4", 400, "lat"},
+		{"GET", base + "?lat=52.5&lon=NaN", 400, "lon"},
+		{"GET", base + "?address=x+1&lat=52.5&lon=13.4", 400, "address"},
+		{"GET", "/api/v1/municipalities/999999999999/zone-lookup?address=Lehrter+Str.+53", 404, ""},
+		{"GET", "/api/v1/municipalities/berlin/zones", 404, ""},
+		{"GET", "/api/v1/municipalities/110000000000/zones/does-not-exist", 404, ""},
+		{"GET", "/api/v1/nothing-here", 404, ""},
+		{"DELETE", "/api/v1/municipalities", 405, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := s.do(t, tc.method, tc.path, nil, nil)
+			if r.status != tc.status {
+				t.Fatalf("status = %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q, want application/problem+json", ct)
+			}
+			var p struct {
+				Status int
+				Title  string
+				Errors []struct{ Parameter, Detail string }
+			}
+			r.json(t, &p)
+			if p.Status != tc.status || p.Title == "" {
+				t.Errorf("problem = %s", r.body)
+			}
+			if tc.param != "" && (len(p.Errors) == 0 || p.Errors[0].Parameter != tc.param || p.Errors[0].Detail == "") {
+				t.Errorf("problem errors = %+v, want parameter %q with a detail", p.Errors, tc.param)
+			}
+			if tc.status == 405 && r.header.Get("Allow") == "" {
+				t.Error("405 without Allow header")
+			}
+		})
+	}
+	t.Run("body over limit", func(t *testing.T) {
+		r := s.do(t, "POST", "/zonen", strings.NewReader("adresse="+strings.Repeat("x", 2<<20)),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if r.status != 413 {
+			t.Errorf("status = %d, want 413", r.status)
+		}
+	})
+}
+
+func TestZonePage(t *testing.T) {
+	s := demoServer(t)
+	form := func(v url.Values, h map[string]string) response {
+		hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		for k, x := range h {
+			hdr[k] = x
+		}
+		return s.do(t, "POST", "/zonen", strings.NewReader(v.Encode()), hdr)
+	}
+	r := s.get(t, "/zonen")
+	if r.status != 200 || !bytes.Contains(r.body, []byte("Wohne ich in einer Bewohnerparkzone?")) || !bytes.Contains(r.body, []byte(`lang="de"`)) {
+		t.Fatalf("GET /zonen = %d\n%s", r.status, r.body)
+	}
+	csp := r.header.Get("Content-Security-Policy")
+	if csp == "" || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	if r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("nosniff missing")
+	}
+
+	r = form(url.Values{"adresse": {"oranienburger strasse 13, 10178"}}, nil)
+	body := string(r.body)
+	if r.status != 200 || !strings.Contains(body, "Bewohnerparkzone 29") || !strings.Contains(body, "<svg") || !strings.Contains(body, "Mitte") {
+		t.Errorf("POST /zonen = %d, want zone 29 in Mitte with a map:\n%s", r.status, body)
+	}
+	if !strings.Contains(r.header.Get("Cache-Control"), "no-store") {
+		t.Errorf("result page Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
+	}
+
+	r = form(url.Values{"adresse": {""}}, nil)
+	if r.status != 422 || !strings.Contains(string(r.body), `aria-invalid="true"`) {
+		t.Errorf("empty address: status %d, want 422 with the field marked invalid:\n%s", r.status, r.body)
+	}
+	r = form(url.Values{"adresse": {"Lehrter Straße"}}, nil)
+	if r.status != 422 || !strings.Contains(string(r.body), `value="Lehrter Straße"`) {
+		t.Errorf("address without number: status %d, want 422 keeping the input", r.status)
+	}
+	r = form(url.Values{"adresse": {"Lehrter Str. 53"}}, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	if r.status != 403 {
+		t.Errorf("cross-site POST: status %d, want 403", r.status)
+	}
+	r = s.get(t, "/gibt-es-nicht")
+	if r.status != 404 || !strings.Contains(r.header.Get("Content-Type"), "text/html") || !bytes.Contains(r.body, []byte("kern-")) {
+		t.Errorf("unknown page: %d %s, want German HTML 404", r.status, r.header.Get("Content-Type"))
+	}
+}
+
+func TestOperations(t *testing.T) {
+	s := demoServer(t)
+	if r := s.get(t, "/healthz"); r.status != 200 {
+		t.Errorf("/healthz = %d", r.status)
+	}
+	if r := s.get(t, "/readyz"); r.status != 200 {
+		t.Errorf("/readyz = %d %s", r.status, r.body)
+	}
+	s.get(t, "/api/v1/municipalities/110000000000/zones/29")
+	r := s.get(t, "/metrics")
+	for _, want := range []string{
+		`rathaus_http_request_duration_seconds_bucket{code="200",method="GET",route="GET /api/v1/municipalities/{ars}/zones/{zone}"`,
+		"rathaus_jobs{kind=\"geo.address_import\",state=\"completed\"} 1",
+		"go_sql_open_connections",
+	} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	var f struct {
+		Type     string
+		ID       string
+		Geometry struct {
+			Type        string
+			Coordinates [][][][2]float64
+		}
+		Properties map[string]any
+	}
+	r = s.get(t, "/api/v1/municipalities/110000000000/zones/29")
+	r.json(t, &f)
+	if r.header.Get("Content-Type") != "application/geo+json" || f.Type != "Feature" || f.ID != "29" ||
+		f.Geometry.Type != "MultiPolygon" || len(f.Geometry.Coordinates) == 0 || f.Properties["district"] != "Mitte" {
+		t.Errorf("zone 29 feature: %s %+v", r.header.Get("Content-Type"), f.Properties)
+	}
+}
+
+// recorder collects the route patterns a server registers.
+type recorder struct{ patterns []string }
+
+func (r *recorder) Handle(pattern string, _ http.Handler) { r.patterns = append(r.patterns, pattern) }
+
+func TestEveryAPIRouteIsDocumented(t *testing.T) {
+	var rec recorder
+	routes(&rec, nil, nil, web.NewMetrics(), &geo.Handler{})
+	var served []string
+	for _, p := range rec.patterns {
+		if strings.Contains(p, " /api/") {
+			served = append(served, p)
+		}
+	}
+	slices.Sort(served)
+	documented, err := apidoc.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(served, documented) {
+		t.Errorf("API routes and OpenAPI paths differ:\nserved:     %q\ndocumented: %q", served, documented)
+	}
+	if len(served) < 5 {
+		t.Errorf("only %d API routes found", len(served))
+	}
+	if r := demoServer(t).get(t, "/api/v1/openapi.json"); r.status != 200 || !bytes.Contains(r.body, []byte(`"openapi": "3.1.0"`)) {
+		t.Errorf("/api/v1/openapi.json = %d", r.status)
+	}
+}
+
+func TestSecondStartReusesData(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, modeDemo, []string{"--data", dir}, nil)
+	if !strings.Contains(first.stdout.String(), "Adressen übernommen") {
+		t.Fatalf("first start did not import:\n%s", first.stdout)
+	}
+	if err := first.stop(); err != nil {
+		t.Fatalf("first stop: %v", err)
+	}
+	second := start(t, modeDemo, []string{"--data", dir}, nil)
+	out := second.stdout.String()
+	if strings.Contains(out, "importiert") || strings.Contains(out, "übernommen") {
+		t.Errorf("second start imported again:\n%s", out)
+	}
+	var l lookup
+	second.get(t, "/api/v1/municipalities/110000000000/zone-lookup?address=Lehrter+Str.+53").json(t, &l)
+	if l.Status != "found" {
+		t.Errorf("after restart: %+v", l)
+	}
+	if err := second.stop(); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+	if !strings.Contains(second.stderr.String(), "stopped") {
+		t.Errorf("no orderly shutdown in the log:\n%s", second.stderr)
+	}
+}
+
+func TestServeRefusesInvalidConfiguration(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, func(string) string { return "" }, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "RATHAUS_DATABASE_URL fehlt") {
+		t.Errorf("serve without database = %v, want refusal naming RATHAUS_DATABASE_URL", err)
+	}
+	err = run(context.Background(), []string{"serve", "--log-format", "xml"}, func(k string) string {
+		return map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x.db"}[k]
+	}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "RATHAUS_LOG_FORMAT") {
+		t.Errorf("serve with bad log format = %v", err)
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out, &errOut); err == nil {
+		t.Error("unknown command accepted")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, nil, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "rathaus ") {
+		t.Errorf("version = %q, %v", out.String(), err)
+	}
+}
+
+// TestCLIOnEachEngine runs the operator's path: migrate, import zones and
+// addresses with the CLI, then serve — on SQLite and on PostgreSQL.
+func TestCLIOnEachEngine(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			dbURL := storetest.URL(t, e)
+			env := map[string]string{"RATHAUS_DATABASE_URL": dbURL}
+			getenv := func(k string) string { return env[k] }
+			dir := t.TempDir()
+			zonesFile := filepath.Join(dir, "zones.geojson")
+			os.WriteFile(zonesFile, demo.Zones(), 0o644)
+			addrFile := filepath.Join(dir, "addresses.csv")
+			os.WriteFile(addrFile, demo.Addresses(), 0o644)
+			ctx := context.Background()
+			var out bytes.Buffer
+			must := func(args ...string) string {
+				t.Helper()
+				out.Reset()
+				var errOut bytes.Buffer
+				if err := run(ctx, args, getenv, &out, &errOut); err != nil {
+					t.Fatalf("rathaus %s: %v\n%s\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
+				}
+				return out.String()
+			}
+			// Tools refuse an unmigrated database.
+			if err := run(ctx, []string{"zones", "import", "--tenant", "110000000000", "--name", "Berlin", zonesFile}, getenv, io.Discard, io.Discard); err == nil ||
+				!strings.Contains(err.Error(), "rathaus migrate") {
+				t.Errorf("import before migrate = %v, want a hint to run rathaus migrate", err)
+			}
+			must("migrate")
+			if o := must("migrate"); !strings.Contains(o, "0 Migration(en)") {
+				t.Errorf("second migrate: %s", o)
+			}
+			if o := must("zones", "import", "--tenant", "110000000000", "--name", "Berlin", "--valid-from", "2026-06-09", zonesFile); !strings.Contains(o, "Zonen für 110000000000 importiert") {
+				t.Errorf("zones import: %s", o)
+			}
+			// A broken file imports nothing and names the feature.
+			bad := filepath.Join(dir, "bad.geojson")
+			os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"zone_id":"1"},"geometry":{"type":"Polygon","coordinates":[[[13.1,52.1],[13.2,52.1],[13.2,52.2],[13.1,52.2],[13.1,52.1]]]}},{"type":"Feature","properties":{"zone_id":"1"},"geometry":{"type":"Polygon","coordinates":[[[13.1,52.1],[13.2,52.1],[13.2,52.2],[13.1,52.1]]]}}]}`), 0o644)
+			err := run(ctx, []string{"zones", "import", "--tenant", "110000000000", bad}, getenv, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "1") {
+				t.Errorf("import of a file with a duplicate zone id = %v, want an error naming the feature", err)
+			}
+			o := must("addresses", "import", "--tenant", "110000000000", addrFile)
+			if !strings.Contains(o, "Zeilen gelesen") || !strings.Contains(o, "Fertig:") {
+				t.Errorf("addresses import output lacks progress or result:\n%s", o)
+			}
+			s := start(t, modeServe, nil, env)
+			if !strings.Contains(s.stdout.String(), "RATHAUS_DATABASE_URL=") {
+				t.Errorf("serve did not print its configuration:\n%s", s.stdout)
+			}
+			var zs struct{ Zones []struct{ ID string } }
+			s.get(t, "/api/v1/municipalities/110000000000/zones").json(t, &zs)
+			if len(zs.Zones) != len(mustParseDemoZones(t)) {
+				t.Errorf("after the failed import the zones are %d, want all of the first import", len(zs.Zones))
+			}
+			var l lookup
+			s.get(t, "/api/v1/municipalities/110000000000/zone-lookup?address=Perleberger+Stra%C3%9Fe+61a").json(t, &l)
+			if l.Status != "found" || len(l.Zones) != 1 {
+				t.Errorf("lookup on %s: %+v", e, l)
+			}
+			if e == store.Postgres && !strings.Contains(s.stdout.String(), "xxxxx") && strings.Contains(dbURL, "@") && strings.Contains(dbURL, ":") {
+				// URLs with passwords are redacted; the throwaway cluster has none.
+			}
+		})
+	}
+}

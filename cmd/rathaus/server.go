@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"opencode.de/rathaus/rathaus/internal/apidoc"
+	"opencode.de/rathaus/rathaus/internal/config"
+	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/web"
+)
+
+type mode int
+
+const (
+	modeDemo mode = iota
+	modeServe
+)
+
+// started is called once the server listens, with its base URL; tests use
+// it to learn the port chosen for ":0".
+type started func(baseURL string)
+
+func runServer(ctx context.Context, m mode, args []string, getenv func(string) string, stdout, stderr io.Writer, onStart started) error {
+	cmode := config.Serve
+	name := "serve"
+	if m == modeDemo {
+		cmode, name = config.Demo, "demo"
+	}
+	cfg := config.Defaults(cmode)
+	rest, err := cfg.Load(name, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unerwartete Argumente: %q", rest)
+	}
+	if m == modeDemo && cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = cfg.DemoDatabaseURL()
+	}
+	if err := cfg.Validate(cmode); err != nil {
+		return err
+	}
+	logger := newLogger(&cfg, stderr)
+	if m == modeServe {
+		fmt.Fprintln(stdout, "Rathaus – wirksame Konfiguration:")
+		for _, l := range cfg.Redacted() {
+			fmt.Fprintln(stdout, "  "+l)
+		}
+	}
+	startAt := time.Now()
+
+	db, err := openStore(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close() // last: after HTTP and jobs have stopped
+
+	if cfg.AutoMigrate {
+		if n, err := migrateAll(ctx, db, logger); err != nil {
+			return err
+		} else if n > 0 {
+			logger.Info("database migrated", "applied", n)
+		}
+	}
+	if err := checkSchema(ctx, db); err != nil {
+		return err
+	}
+
+	svc := geo.NewService(db, nil, logger)
+	jobClient, err := startJobs(ctx, db, svc, logger, cfg.JobWorkers)
+	if err != nil {
+		return err
+	}
+	stopJobs := func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := jobClient.Stop(stopCtx); err != nil {
+			logger.Warn("stop jobs", "err", err)
+		}
+	}
+	jobsStopped := false
+	defer func() {
+		if !jobsStopped {
+			stopJobs()
+		}
+	}()
+
+	if m == modeDemo {
+		say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+		if err := demo.Seed(ctx, db, svc, say); err != nil {
+			return fmt.Errorf("Demo-Daten laden: %w", err)
+		}
+	}
+
+	handler, err := newHandler(&cfg, db, svc, logger, m)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := web.NewServer(cfg.Listen, handler, web.ServerOptions{Logger: logger, WriteTimeout: cfg.RequestTimeout + 30*time.Second})
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+		srv.TLSConfig = tlsConfig()
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = scheme + "://" + displayAddr(ln.Addr().String())
+	}
+	base = strings.TrimRight(base, "/")
+
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if cfg.TLSCert != "" {
+			err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		serveErr <- err
+	}()
+	logger.Info("rathaus started", "mode", name, "url", base, "db", db.String(), "startup_ms", time.Since(startAt).Milliseconds())
+	if m == modeDemo {
+		fmt.Fprintf(stdout, `
+Rathaus-Demo läuft (Daten in %s). Öffnen Sie:
+  %s/zonen                  Wohne ich in einer Bewohnerparkzone?
+  %s/api/v1/municipalities/110000000000/zone-lookup?address=Lehrter+Str.+53,+10557
+  %s/api/v1/openapi.json    API-Beschreibung (OpenAPI 3.1)
+  %s/readyz  %s/metrics
+Beenden mit Strg+C.
+`, cfg.DataDir, base, base, base, base, base)
+	}
+	if onStart != nil {
+		onStart(base)
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	// Shutdown order: HTTP (finish in-flight requests within the deadline),
+	// then jobs, then the database (deferred above).
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+		srv.Close()
+	}
+	stopJobs()
+	jobsStopped = true
+	logger.Info("stopped")
+	return nil
+}
+
+// tlsConfig follows BSI TR-02102-2: TLS 1.2 and 1.3 only, and for 1.2 only
+// ECDHE with AES-GCM (TLS 1.3 suites are not configurable in Go; run with
+// GODEBUG=fips140=on to drop ChaCha20 there as well).
+func tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		},
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.CurveP256, tls.CurveP384, tls.X25519},
+	}
+}
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// newHandler builds the whole HTTP surface: all routes, then the middleware
+// chain, composed once.
+func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, logger *slog.Logger, m mode) (http.Handler, error) {
+	assets, err := web.NewAssets()
+	if err != nil {
+		return nil, err
+	}
+	geoHandler, err := geo.NewHandler(svc, assets)
+	if err != nil {
+		return nil, err
+	}
+	if m == modeDemo {
+		geoHandler.DefaultMunicipality = demo.Berlin.ARS
+	}
+	pages := geoHandler.Pages()
+	onError := web.Errors(pages, nil)
+
+	metrics := web.NewMetrics()
+	if err := errors.Join(
+		metrics.Register(collectors.NewDBStatsCollector(db.Read(), "read")),
+		metrics.Register(jobs.Collector(db)),
+	); err != nil {
+		return nil, err
+	}
+	if db.Write() != db.Read() {
+		if err := metrics.Register(collectors.NewDBStatsCollector(db.Write(), "write")); err != nil {
+			return nil, err
+		}
+	}
+
+	mux := web.NewRouter(onError)
+	routes(mux, db, assets, metrics, geoHandler)
+
+	chain := web.Chain(
+		web.RequestID,
+		web.AccessLog(logger),
+		metrics.Middleware,
+		web.SecurityHeaders(web.SecurityOptions{HSTS: cfg.TrustProxyTLS}),
+		web.Recover(onError),
+		web.CrossOrigin(nil, onError),
+		web.BodyLimit(cfg.BodyLimit, onError),
+		web.Timeout(cfg.RequestTimeout),
+	)
+	return chain(mux), nil
+}
+
+// routes registers every route of the server: the platform's here, each
+// feature's in its own routes.go.
+func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics, geoHandler *geo.Handler) {
+	mux.Handle("GET /healthz", http.HandlerFunc(web.Healthz))
+	mux.Handle("GET /readyz", web.Readyz(func(ctx context.Context) error {
+		if err := db.Ping(ctx); err != nil {
+			return err
+		}
+		return db.CheckCurrent(ctx)
+	}))
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /static/", assets)
+	mux.Handle("GET /api/v1/openapi.json", apidoc.Handler())
+	mux.Handle("GET /api/v1/municipalities", web.API(func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := tenant.List(r.Context(), db)
+		if err != nil {
+			return err
+		}
+		return web.WriteJSON(w, http.StatusOK, map[string]any{"municipalities": ms})
+	}))
+	mux.Handle("GET /{$}", http.RedirectHandler("/zonen", http.StatusSeeOther))
+	geoHandler.Routes(mux)
+}

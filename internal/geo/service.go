@@ -1,0 +1,422 @@
+package geo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/tenant"
+)
+
+// Service answers zone and address questions for every municipality and
+// imports their data.
+//
+// Lookups never touch the database on the hot path: each municipality has a
+// snapshot (zones in force today, their Index, the Gazetteer) that is
+// rebuilt when the municipality's geo_generation changes — checked at most
+// once per RefreshInterval, so an import on one replica reaches all replicas
+// within that interval — or when the date changes.
+type Service struct {
+	db     *store.DB
+	jobs   *jobs.Client
+	logger *slog.Logger
+	now    func() time.Time
+
+	// RefreshInterval bounds how stale a snapshot may be (default 1s).
+	RefreshInterval time.Duration
+
+	snaps sync.Map // ars → *tenantSnap
+}
+
+type tenantSnap struct {
+	mu  sync.Mutex               // held while (re)loading
+	cur atomic.Pointer[snapshot] // nil until first load
+}
+
+// snapshot is an immutable view of one municipality's geo data.
+type snapshot struct {
+	municipality tenant.Municipality
+	generation   int64
+	day          string
+	zones        []Zone
+	byID         map[string]*Zone
+	index        *Index
+	gazetteer    *Gazetteer
+	addresses    int
+	checked      atomic.Int64 // unix nanos of the last generation check
+}
+
+// NewService returns a Service. jobsClient may be nil for a process that
+// does not enqueue imports.
+func NewService(db *store.DB, jobsClient *jobs.Client, logger *slog.Logger) *Service {
+	return &Service{db: db, jobs: jobsClient, logger: logger, now: time.Now, RefreshInterval: time.Second}
+}
+
+// SetJobs sets the client used to enqueue imports (jobs and service need
+// each other: the client runs the service's worker).
+func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
+
+func (s *Service) today() string { return s.now().In(berlinTZ).Format(dateLayout) }
+
+// berlinTZ is the time zone legal dates in Germany are counted in.
+var berlinTZ = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return loc
+}()
+
+// snapshot returns the current snapshot of a municipality, loading or
+// refreshing it when needed. Concurrent callers wait for one load.
+func (s *Service) snapshot(ctx context.Context, ars string) (*snapshot, error) {
+	v, _ := s.snaps.LoadOrStore(ars, &tenantSnap{})
+	ts := v.(*tenantSnap)
+	cur := ts.cur.Load()
+	now := s.now()
+	if cur != nil && cur.day == s.today() && now.UnixNano()-cur.checked.Load() < int64(s.RefreshInterval) {
+		return cur, nil
+	}
+	if cur != nil && !ts.mu.TryLock() {
+		return cur, nil // someone else is refreshing; the old view is good for a moment more
+	} else if cur == nil {
+		ts.mu.Lock()
+	}
+	defer ts.mu.Unlock()
+	if c := ts.cur.Load(); c != nil && c != cur {
+		return c, nil
+	}
+	gen, err := generation(ctx, s.db.Read(), ars)
+	if err != nil {
+		if cur != nil && !errs.Is(err, errs.NotFound) {
+			s.logger.Warn("geo snapshot refresh failed; serving the previous one", "ars", ars, "err", err)
+			return cur, nil
+		}
+		s.snaps.CompareAndDelete(ars, ts)
+		return nil, err
+	}
+	if cur != nil && cur.generation == gen && cur.day == s.today() {
+		cur.checked.Store(now.UnixNano())
+		return cur, nil
+	}
+	snap, err := s.load(ctx, ars)
+	if err != nil {
+		if cur != nil {
+			s.logger.Warn("geo snapshot reload failed; serving the previous one", "ars", ars, "err", err)
+			return cur, nil
+		}
+		return nil, err
+	}
+	snap.checked.Store(now.UnixNano())
+	ts.cur.Store(snap)
+	return snap, nil
+}
+
+// load reads a consistent snapshot of one municipality.
+func (s *Service) load(ctx context.Context, ars string) (*snapshot, error) {
+	start := time.Now()
+	snap := &snapshot{day: s.today()}
+	day, _ := time.Parse(dateLayout, snap.day)
+	// One read transaction, so that generation, zones and addresses agree.
+	tx, err := s.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "Datenbank nicht erreichbar")
+	}
+	defer tx.Rollback()
+	if snap.municipality, err = tenant.Get(ctx, tx, ars); err != nil {
+		return nil, err
+	}
+	if snap.generation, err = generation(ctx, tx, ars); err != nil {
+		return nil, err
+	}
+	if snap.zones, err = zonesInForce(ctx, tx, ars, day); err != nil {
+		return nil, err
+	}
+	addrs, err := addresses(ctx, tx, ars)
+	if err != nil {
+		return nil, err
+	}
+	snap.byID = make(map[string]*Zone, len(snap.zones))
+	for i := range snap.zones {
+		snap.byID[snap.zones[i].ID] = &snap.zones[i]
+	}
+	snap.index = NewIndex(snap.zones)
+	snap.gazetteer = NewGazetteer(addrs)
+	snap.addresses = len(addrs)
+	s.logger.Info("geo snapshot loaded", "ars", ars, "generation", snap.generation, "zones", len(snap.zones),
+		"addresses", len(addrs), "took_ms", time.Since(start).Milliseconds())
+	return snap, nil
+}
+
+// Municipality returns the municipality, or NotFound.
+func (s *Service) Municipality(ctx context.Context, ars string) (tenant.Municipality, error) {
+	if err := tenant.ValidateARS(ars); err != nil {
+		return tenant.Municipality{}, errs.E(errs.NotFound, "Keine Kommune mit dem Regionalschlüssel %q.", ars)
+	}
+	snap, err := s.snapshot(ctx, ars)
+	if err != nil {
+		return tenant.Municipality{}, err
+	}
+	return snap.municipality, nil
+}
+
+// Zones returns the zones in force today, ordered by id.
+func (s *Service) Zones(ctx context.Context, ars string) ([]Zone, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return nil, err
+	}
+	return snap.zones, nil
+}
+
+// Zone returns one zone in force today.
+func (s *Service) Zone(ctx context.Context, ars, id string) (*Zone, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return nil, err
+	}
+	z, ok := snap.byID[id]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "Die Kommune %s hat keine Zone %q.", ars, id)
+	}
+	return z, nil
+}
+
+// Neighbours returns the zones whose bounding box is within pad degrees of z's.
+func (s *Service) Neighbours(ctx context.Context, ars string, z *Zone, pad float64) ([]*Zone, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return nil, err
+	}
+	b := z.Geometry.Bound().Pad(pad)
+	var out []*Zone
+	for i := range snap.zones {
+		o := &snap.zones[i]
+		if o.ID != z.ID && o.Geometry.Bound().Intersects(b) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) snapshotFor(ctx context.Context, ars string) (*snapshot, error) {
+	if err := tenant.ValidateARS(ars); err != nil {
+		return nil, errs.E(errs.NotFound, "Keine Kommune mit dem Regionalschlüssel %q.", ars)
+	}
+	return s.snapshot(ctx, ars)
+}
+
+// ZonesAt returns the zones in force today that contain p (zero, one or several).
+func (s *Service) ZonesAt(ctx context.Context, ars string, p Point) ([]*Zone, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return nil, err
+	}
+	return snap.index.Lookup(p), nil
+}
+
+// AddressResult is the answer to an address lookup.
+type AddressResult struct {
+	Input string // the text as given
+	Query AddressQuery
+	Match Match
+	// Zones holds, for an unambiguous match, the zones containing it.
+	Zones []*Zone
+}
+
+// LookupAddress parses free text, matches it against the register and,
+// when exactly one address matches, finds its zones. Ambiguous input is
+// never guessed: the result lists the candidates.
+func (s *Service) LookupAddress(ctx context.Context, ars, text string) (AddressResult, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return AddressResult{}, err
+	}
+	q, err := ParseAddressQuery(text)
+	if err != nil {
+		return AddressResult{}, err
+	}
+	m, err := snap.gazetteer.Match(q)
+	if err != nil {
+		return AddressResult{}, err
+	}
+	res := AddressResult{Input: text, Query: q, Match: m}
+	if a, ok := m.Unique(); ok {
+		res.Zones = snap.index.Lookup(a.Point)
+	}
+	return res, nil
+}
+
+// Stats describes a municipality's geo data.
+type Stats struct {
+	Zones, Addresses int
+	Generation       int64
+}
+
+// Stats returns counts of the current snapshot.
+func (s *Service) Stats(ctx context.Context, ars string) (Stats, error) {
+	snap, err := s.snapshotFor(ctx, ars)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats{Zones: len(snap.zones), Addresses: snap.addresses, Generation: snap.generation}, nil
+}
+
+// ImportZones validates a GeoJSON FeatureCollection and makes it the
+// municipality's zones from validFrom on, in one transaction: a file with
+// any invalid feature imports nothing.
+func (s *Service) ImportZones(ctx context.Context, ars string, r io.Reader, source string, validFrom time.Time) (int, error) {
+	if err := tenant.ValidateARS(ars); err != nil {
+		return 0, err
+	}
+	zones, err := ParseZones(r, ParseOptions{Tenant: ars, ValidFrom: validFrom, Source: source})
+	if err != nil {
+		return 0, err
+	}
+	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+		if _, err := tenant.Get(ctx, tx, ars); err != nil {
+			return err
+		}
+		return replaceZones(ctx, tx, ars, zones, validFrom)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.logger.Info("zones imported", "ars", ars, "zones", len(zones), "valid_from", validFrom.Format(dateLayout), "source", source)
+	return len(zones), nil
+}
+
+// AddressImportArgs is the job that imports an address file stored in the
+// imports table.
+type AddressImportArgs struct {
+	ImportID string `json:"import_id"`
+}
+
+// Kind implements river.JobArgs.
+func (AddressImportArgs) Kind() string { return "geo.address_import" }
+
+// InsertOpts keeps an import from being worked twice at the same time.
+func (AddressImportArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// EnqueueAddressImport stores the file and enqueues its import in one
+// transaction, and returns the import id to follow with Import.
+func (s *Service) EnqueueAddressImport(ctx context.Context, ars string, content []byte, source string) (string, error) {
+	if s.jobs == nil {
+		return "", fmt.Errorf("geo: no job client to enqueue imports")
+	}
+	if err := tenant.ValidateARS(ars); err != nil {
+		return "", err
+	}
+	if len(content) == 0 {
+		return "", errs.Field("file", "Die Adressdatei ist leer.")
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	id := "imp_" + hex.EncodeToString(b[:])
+	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+		if _, err := tenant.Get(ctx, tx, ars); err != nil {
+			return err
+		}
+		if err := insertImport(ctx, tx, id, ars, source, content); err != nil {
+			return err
+		}
+		_, err := s.jobs.InsertTx(ctx, tx, AddressImportArgs{ImportID: id}, nil)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Import returns the state of an address import.
+func (s *Service) Import(ctx context.Context, id string) (ImportRun, error) {
+	return getImport(ctx, s.db.Read(), id)
+}
+
+// AddressImportWorker works AddressImportArgs jobs.
+type AddressImportWorker struct {
+	river.WorkerDefaults[AddressImportArgs]
+	Service *Service
+}
+
+// progressEvery is how many rows pass between progress reports.
+const progressEvery = 5000
+
+// Work parses the stored file (reporting progress to the log and the
+// imports table), then replaces the register and marks the import done in
+// one transaction. A file that cannot be parsed fails the import without
+// touching the register.
+func (w *AddressImportWorker) Work(ctx context.Context, job *river.Job[AddressImportArgs]) error {
+	s := w.Service
+	id := job.Args.ImportID
+	run, err := getImport(ctx, s.db.Read(), id)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if run.Status == "done" || run.Status == "failed" {
+		return nil // a retried job after the outcome was recorded
+	}
+	ars, source, content, err := importContent(ctx, s.db.Read(), id)
+	if err != nil {
+		return err
+	}
+	log := s.logger.With("import", id, "ars", ars, "job", job.ID)
+	log.Info("address import started", "source", source, "bytes", len(content))
+	if err := updateImport(ctx, s.db.Write(), id, "running", 0, nil, ""); err != nil {
+		return err
+	}
+	addrs, stats, err := ParseAddressesCSV(bytes.NewReader(content), CSVOptions{
+		Source:        source,
+		Tenant:        ars,
+		ProgressEvery: progressEvery,
+		Progress: func(rows int) {
+			log.Info("address import progress", "rows_read", rows)
+			if err := updateImport(ctx, s.db.Write(), id, "running", rows, nil, ""); err != nil {
+				log.Warn("record import progress", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		log.Warn("address import failed", "err", err)
+		msg := errs.MessageOf(err)
+		if msg == "" {
+			msg = "Die Datei konnte nicht gelesen werden."
+		}
+		if uerr := updateImport(ctx, s.db.Write(), id, "failed", stats.Rows, &stats, msg); uerr != nil {
+			return uerr
+		}
+		return river.JobCancel(err) // bad input does not get better by retrying
+	}
+	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+		if err := replaceAddresses(ctx, tx, ars, addrs); err != nil {
+			return err
+		}
+		return updateImport(ctx, tx, id, "done", stats.Rows, &stats, "")
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("address import done", "rows_read", stats.Rows, "kept", stats.Kept)
+	return nil
+}
+
+// Register adds the package's workers to workers.
+func (s *Service) Register(workers *river.Workers) {
+	river.AddWorker(workers, &AddressImportWorker{Service: s})
+}
