@@ -120,7 +120,7 @@ func openSQLite(rawURL string, opts Options) (*DB, error) {
 	// Pragmas run on every new connection. synchronous=FULL makes a commit
 	// durable in WAL mode; user-supplied _pragma parameters come last and win,
 	// which the durability check then judges.
-	base := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	base := "_time_format=sqlite&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if query != "" {
 		base += "&" + query
 	}
