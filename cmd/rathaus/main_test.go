@@ -347,6 +347,19 @@ func TestAPIBadInput(t *testing.T) {
 		if r.status != 413 {
 			t.Errorf("status = %d, want 413", r.status)
 		}
+		// Without Content-Length (chunked), the limit bites while reading.
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write([]byte("adresse="))
+			for range 64 {
+				pw.Write(bytes.Repeat([]byte("x"), 32<<10))
+			}
+			pw.Close()
+		}()
+		r = s.do(t, "POST", "/zonen", pr, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if r.status != 413 {
+			t.Errorf("chunked: status = %d, want 413", r.status)
+		}
 	})
 }
 

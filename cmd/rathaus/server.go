@@ -107,6 +107,9 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		}
 	}
 
+	if err := svc.Warm(ctx); err != nil {
+		return err
+	}
 	handler, err := newHandler(&cfg, db, svc, logger, m)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package geo
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -35,6 +36,13 @@ type choice struct {
 // field, with the input kept; they are not error pages.
 func (h *Handler) zonePage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return errs.Wrap(errs.Invalid, err, "Das Formular konnte nicht gelesen werden.")
+	}
 	ars := r.FormValue("kommune")
 	if ars == "" {
 		ars = h.DefaultMunicipality

@@ -161,6 +161,21 @@ func (s *Service) load(ctx context.Context, ars string) (*snapshot, error) {
 	return snap, nil
 }
 
+// Warm loads the snapshot of every municipality, so that the first request
+// after a start does not pay for it (and readiness means ready).
+func (s *Service) Warm(ctx context.Context) error {
+	ms, err := tenant.List(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, err := s.snapshot(ctx, m.ARS); err != nil {
+			return fmt.Errorf("load geo data of %s: %w", m.ARS, err)
+		}
+	}
+	return nil
+}
+
 // Municipality returns the municipality, or NotFound.
 func (s *Service) Municipality(ctx context.Context, ars string) (tenant.Municipality, error) {
 	if err := tenant.ValidateARS(ars); err != nil {
