@@ -213,10 +213,12 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, logger *slog
 	if err != nil {
 		return nil, err
 	}
+	pages := geoHandler.Pages()
 	if m == modeDemo {
 		geoHandler.DefaultMunicipality = demo.Berlin.ARS
+		// The demo says what it is on every page: real zones, but no real service.
+		pages.SiteName = func(*http.Request) string { return "Berlin (Demo)" }
 	}
-	pages := geoHandler.Pages()
 	onError := web.Errors(pages, nil)
 
 	metrics := web.NewMetrics()

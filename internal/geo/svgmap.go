@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/clip"
 )
 
 // MapOptions shapes the map RenderZoneMap draws.
@@ -111,7 +112,14 @@ func RenderZoneMap(w io.Writer, zone *Zone, marker *Point, opts MapOptions) erro
 	if len(context) > 0 {
 		fmt.Fprintf(&b, `<g class="zone-map-context" fill="%s" stroke="%s" stroke-width="1" vector-effect="non-scaling-stroke" fill-rule="evenodd">`+"\n", mapContextFill, mapContextLine)
 		for _, z := range context {
-			fmt.Fprintf(&b, `<path d="%s" vector-effect="non-scaling-stroke"><title>Zone %s</title></path>`+"\n", pr.path(z.Geometry), esc(z.ID))
+			// Clipped to the view: what lies outside is invisible anyway, and
+			// paths reaching far beyond the image make the page's layout (and
+			// accessibility checkers) see the map cover the text around it.
+			g := clip.MultiPolygon(viewLL.Pad(vw/pr.k*0.01), z.Geometry.Clone())
+			if len(g) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, `<path d="%s" vector-effect="non-scaling-stroke"><title>Zone %s</title></path>`+"\n", pr.path(g), esc(z.ID))
 		}
 		b.WriteString("</g>\n")
 	}
