@@ -1,6 +1,6 @@
 # Rathaus – the commands the README names. `make test` is what CI runs.
 GO ?= go
-FUZZTIME ?= 5s
+FUZZTIME ?= 10s
 
 .PHONY: test vet unit fuzz-smoke build demo bench
 
