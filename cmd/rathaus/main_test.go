@@ -50,8 +50,17 @@ type server struct {
 	stop   func() error
 }
 
-// start runs the server as main would, on port 0, and waits until it listens.
+// start runs the server as main would, on port 0, and waits until it
+// listens; the test's cleanup stops it.
 func start(t *testing.T, m mode, args []string, env map[string]string) *server {
+	t.Helper()
+	s := launch(t, m, args, env)
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// launch starts a server that the caller must stop.
+func launch(t *testing.T, m mode, args []string, env map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
@@ -83,7 +92,6 @@ func start(t *testing.T, m mode, args []string, env map[string]string) *server {
 		})
 		return stopErr
 	}
-	t.Cleanup(func() { s.stop() })
 	return s
 }
 
@@ -141,31 +149,12 @@ func demoServer(t *testing.T) *server {
 		demoDir = dir
 		// Started outside t's cleanup so that it outlives the first test
 		// that asks; TestMain stops it.
-		demoSrv = startShared(t, dir)
+		demoSrv = launch(t, modeDemo, []string{"--data", dir}, nil)
 	})
 	if demoSrv == nil {
 		t.Fatal("demo server failed to start in an earlier test")
 	}
 	return demoSrv
-}
-
-func startShared(t *testing.T, dir string) *server {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	up := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServer(ctx, modeDemo, []string{"--listen", "127.0.0.1:0", "--data", dir}, func(string) string { return "" },
-			s.stdout, s.stderr, func(base string) { up <- base })
-	}()
-	select {
-	case s.base = <-up:
-	case err := <-done:
-		cancel()
-		t.Fatalf("demo did not start: %v\n%s\n%s", err, s.stdout, s.stderr)
-	}
-	s.stop = func() error { cancel(); return <-done }
-	return s
 }
 
 func TestMain(m *testing.M) {

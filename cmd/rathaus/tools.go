@@ -99,8 +99,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 func runZonesImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var ars, name, validFrom string
 	cfg, rest, err := loadToolConfig("zones import", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&ars, "tenant", "", "ARS der Kommune (12 Ziffern)")
-		fs.StringVar(&name, "name", "", "Name der Kommune (legt sie an, falls es sie noch nicht gibt)")
+		tenantFlags(fs, &ars, &name)
 		fs.StringVar(&validFrom, "valid-from", "", "gültig ab JJJJ-MM-TT (Standard: heute)")
 	})
 	if err != nil {
@@ -123,18 +122,11 @@ func runZonesImport(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer f.Close()
-	logger := newLogger(cfg, stderr)
-	db, err := openStore(ctx, cfg, logger)
+	db, logger, err := openForImport(ctx, cfg, stderr, ars, name)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkSchema(ctx, db); err != nil {
-		return err
-	}
-	if err := ensureTenant(ctx, db, ars, name); err != nil {
-		return err
-	}
 	svc := geo.NewService(db, nil, logger)
 	n, err := svc.ImportZones(ctx, ars, f, filepath.Base(rest[0]), day)
 	if err != nil {
@@ -142,6 +134,32 @@ func runZonesImport(ctx context.Context, args []string, getenv func(string) stri
 	}
 	fmt.Fprintf(stdout, "%d Zonen für %s importiert, gültig ab %s\n", n, ars, day.Format("2006-01-02"))
 	return nil
+}
+
+// tenantFlags registers the flags that name the municipality of an import.
+func tenantFlags(fs *flag.FlagSet, ars, name *string) {
+	fs.StringVar(ars, "tenant", "", "ARS der Kommune (12 Ziffern)")
+	fs.StringVar(name, "name", "", "Name der Kommune (legt sie an, falls es sie noch nicht gibt)")
+}
+
+// openForImport opens the database for an import into municipality ars:
+// the schema must be current, and the municipality must exist or be
+// created with name.
+func openForImport(ctx context.Context, cfg *config.Config, stderr io.Writer, ars, name string) (*store.DB, *slog.Logger, error) {
+	logger := newLogger(cfg, stderr)
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if err := ensureTenant(ctx, db, ars, name); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, logger, nil
 }
 
 func ensureTenant(ctx context.Context, db *store.DB, ars, name string) error {
@@ -160,8 +178,7 @@ func ensureTenant(ctx context.Context, db *store.DB, ars, name string) error {
 func runAddressesImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var ars, name string
 	cfg, rest, err := loadToolConfig("addresses import", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&ars, "tenant", "", "ARS der Kommune (12 Ziffern)")
-		fs.StringVar(&name, "name", "", "Name der Kommune (legt sie an, falls es sie noch nicht gibt)")
+		tenantFlags(fs, &ars, &name)
 	})
 	if err != nil {
 		return err
@@ -176,18 +193,11 @@ func runAddressesImport(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
-	db, err := openStore(ctx, cfg, logger)
+	db, logger, err := openForImport(ctx, cfg, stderr, ars, name)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkSchema(ctx, db); err != nil {
-		return err
-	}
-	if err := ensureTenant(ctx, db, ars, name); err != nil {
-		return err
-	}
 	// The import is a job: this process works it (a running server on the
 	// same database may pick it up instead), and follows its progress.
 	svc := geo.NewService(db, nil, logger)
