@@ -12,7 +12,7 @@ for pkg in $(go list ./...); do
   for t in $targets; do
     found=$((found + 1))
     echo "fuzz $pkg $t ($fuzztime)"
-    go test -run='^$' -fuzz="^${t}\$" -fuzztime="$fuzztime" "$pkg"
+    go test -run='^$' -fuzz="^${t}\$" -fuzztime="$fuzztime" -fuzzminimizetime=2s "$pkg"
   done
 done
 echo "fuzz-smoke: $found target(s)"
