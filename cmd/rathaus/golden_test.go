@@ -18,6 +18,7 @@ func TestAPIGolden(t *testing.T) {
 	cases := map[string]string{
 		"lookup-found":     "/api/v1/municipalities/110000000000/zone-lookup?address=Oranienburger+Str.+13",
 		"lookup-ambiguous": "/api/v1/municipalities/110000000000/zone-lookup?address=Auguststra%C3%9Fe+63",
+		"lookup-range":     "/api/v1/municipalities/110000000000/zone-lookup?address=Lehrter+Str.+52-54",
 		"lookup-unknown":   "/api/v1/municipalities/110000000000/zone-lookup?address=Oranienburger+Str.+999",
 		"lookup-point":     "/api/v1/municipalities/110000000000/zone-lookup?lat=52.5237445&lon=13.3986266",
 		"lookup-bad-lat":   "/api/v1/municipalities/110000000000/zone-lookup?lat=north&lon=13.4",

@@ -7,6 +7,7 @@
 //	rathaus migrate    apply database migrations
 //	rathaus zones import --tenant ARS FILE.geojson
 //	rathaus addresses import --tenant ARS FILE.csv
+//	rathaus permit verify --key PUBKEY.pem TOKEN
 //	rathaus version
 package main
 
@@ -40,6 +41,7 @@ Aufruf:
   rathaus migrate   [--database-url URL]                              Datenbank-Migrationen anwenden
   rathaus zones import --tenant ARS [--valid-from JJJJ-MM-TT] [--name NAME] DATEI.geojson
   rathaus addresses import --tenant ARS DATEI.csv
+  rathaus permit verify --key SCHLÜSSEL.pem TOKEN                 QR-Code eines Ausweises offline prüfen
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -70,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("erwartet: rathaus addresses import --tenant ARS DATEI.csv")
 		}
 		return runAddressesImport(ctx, rest[1:], getenv, stdout, stderr)
+	case "permit":
+		if len(rest) == 0 || rest[0] != "verify" {
+			return errors.New("erwartet: rathaus permit verify --key SCHLÜSSEL.pem TOKEN")
+		}
+		return runPermitVerify(rest[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -13,12 +13,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
 
 	"opencode.de/rathaus/rathaus/internal/apidoc"
 	"opencode.de/rathaus/rathaus/internal/config"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/parking"
+	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/site"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/tenant"
 	"opencode.de/rathaus/rathaus/internal/web"
@@ -81,22 +85,61 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		return err
 	}
 
+	// Listen before wiring the features: the payment provider and the
+	// permits need the server's own URL, which port 0 only tells now.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	serving := false
+	defer func() {
+		if !serving {
+			ln.Close()
+		}
+	}()
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = scheme + "://" + displayAddr(ln.Addr().String())
+	}
+	base = strings.TrimRight(base, "/")
+
 	svc := geo.NewService(db, nil, logger)
-	jobClient, err := startJobs(ctx, db, svc, logger, cfg.JobWorkers)
+	var park *parkingFeature
+	if m == modeDemo {
+		// Bewohnerparken runs on demo registers and the test payment
+		// provider until real register adapters exist (Amtsnetz), so only
+		// the demo offers it.
+		if park, err = newParkingDemo(ctx, &cfg, db, svc, logger, base); err != nil {
+			return err
+		}
+	}
+	registrars := []func(*river.Workers){svc.Register}
+	if park != nil {
+		registrars = append(registrars, park.svc.Register)
+	}
+	jobClient, err := startJobs(ctx, db, logger, cfg.JobWorkers, registrars...)
 	if err != nil {
 		return err
 	}
-	stopJobs := func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := jobClient.Stop(stopCtx); err != nil {
+	svc.SetJobs(jobClient)
+	if park != nil {
+		park.svc.SetJobs(jobClient)
+	}
+	stopJobs := func(ctx context.Context) {
+		if err := jobClient.Stop(ctx); err != nil {
 			logger.Warn("stop jobs", "err", err)
 		}
 	}
 	jobsStopped := false
 	defer func() {
 		if !jobsStopped {
-			stopJobs()
+			stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			stopJobs(stopCtx)
 		}
 	}()
 
@@ -105,31 +148,23 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		if err := demo.Seed(ctx, db, svc, say); err != nil {
 			return fmt.Errorf("Demo-Daten laden: %w", err)
 		}
+		if err := park.seed(ctx, say); err != nil {
+			return fmt.Errorf("Demo-Daten laden: %w", err)
+		}
 	}
 
 	if err := svc.Warm(ctx); err != nil {
 		return err
 	}
-	handler, err := newHandler(&cfg, db, svc, logger, m)
+	handler, err := newHandler(&cfg, db, svc, park, logger, m)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
 	srv := web.NewServer(cfg.Listen, handler, web.ServerOptions{Logger: logger, WriteTimeout: cfg.RequestTimeout + 30*time.Second})
-	scheme := "http"
 	if cfg.TLSCert != "" {
-		scheme = "https"
 		srv.TLSConfig = tlsConfig()
 	}
-	base := cfg.PublicURL
-	if base == "" {
-		base = scheme + "://" + displayAddr(ln.Addr().String())
-	}
-	base = strings.TrimRight(base, "/")
-
+	serving = true
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error
@@ -148,8 +183,11 @@ Rathaus-Demo läuft (Daten in %s). Öffnen Sie:
   %s/api/v1/municipalities/110000000000/zone-lookup?address=Lehrter+Str.+53,+10557
   %s/api/v1/openapi.json    API-Beschreibung (OpenAPI 3.1)
   %s/readyz  %s/metrics
-Beenden mit Strg+C.
-`, cfg.DataDir, base, base, base, base, base)
+Bewohnerparkausweis (Demo):
+  %s/bewohnerparken         Antrag stellen
+  %s/demo                   Demo-Einwohnerinnen und -Einwohner zum Ausprobieren
+%sBeenden mit Strg+C.
+`, cfg.DataDir, base, base, base, base, base, base, base, park.keysText())
 	}
 	if onStart != nil {
 		onStart(base)
@@ -163,13 +201,15 @@ Beenden mit Strg+C.
 	// Shutdown order: HTTP (finish in-flight requests within the deadline),
 	// then jobs, then the database (deferred above).
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	// One deadline for the whole shutdown, so that it fits the platform's
+	// grace period (Kubernetes: 30 s by default; keep RATHAUS_SHUTDOWN_TIMEOUT below).
 	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shCtx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 		srv.Close()
 	}
-	stopJobs()
+	stopJobs(shCtx)
 	jobsStopped = true
 	logger.Info("stopped")
 	return nil
@@ -204,7 +244,7 @@ func displayAddr(addr string) string {
 
 // newHandler builds the whole HTTP surface: all routes, then the middleware
 // chain, composed once.
-func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, logger *slog.Logger, m mode) (http.Handler, error) {
+func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkingFeature, logger *slog.Logger, m mode) (http.Handler, error) {
 	assets, err := web.NewAssets()
 	if err != nil {
 		return nil, err
@@ -234,8 +274,29 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, logger *slog
 		}
 	}
 
+	sf := surfaces{geo: geoHandler}
+	if sf.site, err = site.NewHandler(assets); err != nil {
+		return nil, err
+	}
+	if park != nil {
+		if sf.parking, err = parking.NewHandler(park.svc, assets); err != nil {
+			return nil, err
+		}
+		sf.parking.DefaultMunicipality = demo.Berlin.ARS
+		if m == modeDemo {
+			sf.demoRegs = park.regs
+			css := func() string { u, _ := assets.URL("kern/kern.min.css"); return u }
+			sf.testPayment = park.provider.Handler(css)
+		}
+	}
+	if m == modeDemo {
+		sf.site.Pages().SiteName = pages.SiteName
+		if sf.parking != nil {
+			sf.parking.Pages().SiteName = pages.SiteName
+		}
+	}
 	mux := web.NewRouter(onError)
-	routes(mux, db, assets, metrics, geoHandler)
+	routes(mux, db, assets, metrics, sf)
 
 	chain := web.Chain(
 		web.RequestID,
@@ -250,15 +311,24 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, logger *slog
 	return chain(mux), nil
 }
 
-// routes registers every route of the server: the platform's here, each
-// feature's in its own routes.go.
-func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics, geoHandler *geo.Handler) {
+// surfaces are the HTTP handlers of the features; nil ones are not served.
+type surfaces struct {
+	geo         *geo.Handler
+	site        *site.Handler
+	parking     *parking.Handler
+	demoRegs    *registers.Demo // demo only: /demo and /api/v1/demo/residents
+	testPayment http.Handler    // demo only: the test payment provider's pages
+}
+
+// routes registers every route of the server, in one place: the
+// platform's here, each feature's in its own routes.go.
+func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics, sf surfaces) {
 	mux.Handle("GET /healthz", http.HandlerFunc(web.Healthz))
 	mux.Handle("GET /readyz", web.Readyz(func(ctx context.Context) error {
 		if err := db.Ping(ctx); err != nil {
 			return err
 		}
-		return db.CheckCurrent(ctx)
+		return checkSchema(ctx, db)
 	}))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("GET /static/", assets)
@@ -271,5 +341,15 @@ func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics,
 		return web.WriteJSON(w, http.StatusOK, map[string]any{"municipalities": ms})
 	}))
 	mux.Handle("GET /{$}", http.RedirectHandler("/zonen", http.StatusSeeOther))
-	geoHandler.Routes(mux)
+	sf.geo.Routes(mux)
+	sf.site.Routes(mux)
+	if sf.parking != nil {
+		sf.parking.Routes(mux)
+		if sf.demoRegs != nil {
+			sf.parking.DemoRoutes(mux, sf.demoRegs)
+		}
+	}
+	if sf.testPayment != nil {
+		mux.Handle("/testzahlung/", sf.testPayment)
+	}
 }

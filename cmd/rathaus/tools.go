@@ -17,6 +17,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/schema"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/tenant"
 )
@@ -58,9 +59,10 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 	return store.Open(ctx, cfg.DatabaseURL, store.Options{UnsafeNoDurability: cfg.UnsafeNoDurability, Logger: logger})
 }
 
-// migrateAll applies the store's and River's migrations.
+// migrateAll applies the migrations of every component (schema.Sets) and
+// River's.
 func migrateAll(ctx context.Context, db *store.DB, logger *slog.Logger) (int, error) {
-	n, err := db.Migrate(ctx)
+	n, err := db.Migrate(ctx, schema.Sets()...)
 	if err != nil {
 		return n, err
 	}
@@ -70,7 +72,7 @@ func migrateAll(ctx context.Context, db *store.DB, logger *slog.Logger) (int, er
 
 // checkSchema refuses to work on a database whose schema does not match.
 func checkSchema(ctx context.Context, db *store.DB) error {
-	if err := db.CheckCurrent(ctx); err != nil {
+	if err := db.CheckCurrent(ctx, schema.Sets()...); err != nil {
 		return err
 	}
 	return jobs.CheckCurrent(ctx, db)
@@ -201,10 +203,11 @@ func runAddressesImport(ctx context.Context, args []string, getenv func(string) 
 	// The import is a job: this process works it (a running server on the
 	// same database may pick it up instead), and follows its progress.
 	svc := geo.NewService(db, nil, logger)
-	client, err := startJobs(ctx, db, svc, logger, 1)
+	client, err := startJobs(ctx, db, logger, 1, svc.Register)
 	if err != nil {
 		return err
 	}
+	svc.SetJobs(client)
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -223,15 +226,16 @@ func runAddressesImport(ctx context.Context, args []string, getenv func(string) 
 	return nil
 }
 
-// startJobs starts a River client that works the geo jobs.
-func startJobs(ctx context.Context, db *store.DB, svc *geo.Service, logger *slog.Logger, workers int) (*jobs.Client, error) {
+// startJobs starts a River client with the workers the features register.
+func startJobs(ctx context.Context, db *store.DB, logger *slog.Logger, workers int, registrars ...func(*river.Workers)) (*jobs.Client, error) {
 	w := river.NewWorkers()
-	svc.Register(w)
+	for _, register := range registrars {
+		register(w)
+	}
 	client, err := jobs.New(db, w, logger, jobs.Options{MaxWorkers: workers, PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}
-	svc.SetJobs(client)
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}

@@ -8,6 +8,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -243,11 +244,11 @@ func (c *Config) Validate(mode Mode) error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p = append(p, "RATHAUS_TLS_CERT und RATHAUS_TLS_KEY gehören zusammen")
 	}
-	for _, f := range []string{c.TLSCert, c.TLSKey} {
-		if f != "" {
-			if _, err := os.Stat(f); err != nil {
-				p = append(p, fmt.Sprintf("TLS-Datei %s: %v", f, err))
-			}
+	if c.TLSCert != "" && c.TLSKey != "" {
+		// Load the pair now: a broken certificate must stop the start, not
+		// fail after "started" has been logged.
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_TLS_CERT/RATHAUS_TLS_KEY: Zertifikat und Schlüssel lassen sich nicht laden: %v", err))
 		}
 	}
 	if c.BodyLimit < 1024 || c.BodyLimit > 1<<30 {
@@ -270,7 +271,7 @@ func (c *Config) Validate(mode Mode) error {
 
 // DemoDatabaseURL returns the SQLite URL inside the data directory.
 func (c *Config) DemoDatabaseURL() string {
-	return "sqlite:" + filepath.Join(c.DataDir, "rathaus.db")
+	return store.SQLiteURL(filepath.Join(c.DataDir, "rathaus.db"))
 }
 
 // Redacted returns the configuration as sorted "ENV=value" lines with

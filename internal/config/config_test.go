@@ -62,6 +62,7 @@ func TestLoadAndValidateErrors(t *testing.T) {
 		{"bad listen", []string{"--listen", "8080"}, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x"}, "RATHAUS_LISTEN"},
 		{"bad log format", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_LOG_FORMAT": "xml"}, "RATHAUS_LOG_FORMAT"},
 		{"half tls", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_TLS_CERT": "/c.pem"}, "gehören zusammen"},
+		{"junk certificate", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_TLS_CERT": "config_test.go", "RATHAUS_TLS_KEY": "config_test.go"}, "lassen sich nicht laden"},
 		{"tiny body limit", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_BODY_LIMIT": "10"}, "RATHAUS_BODY_LIMIT"},
 	}
 	for _, tc := range cases {

@@ -26,6 +26,7 @@ const (
 	Unauthenticated             // sign-in needed
 	Unavailable                 // a register, node or the database did not answer; try again later
 	TooLarge                    // the request body is over the limit
+	TooMany                     // rate limit reached; try again later
 )
 
 var kindNames = [...]string{
@@ -37,6 +38,7 @@ var kindNames = [...]string{
 	Unauthenticated: "unauthenticated",
 	Unavailable:     "unavailable",
 	TooLarge:        "too_large",
+	TooMany:         "too_many",
 }
 
 func (k Kind) String() string {

@@ -166,6 +166,9 @@ func (h *Handler) zoneLookup(w http.ResponseWriter, r *http.Request) error {
 	case hasAddr && (hasLat || hasLon):
 		return errs.Field("address", "Entweder address oder lat und lon angeben, nicht beides.")
 	case hasAddr:
+		if len(q["address"]) > 1 {
+			return errs.Field("address", "Parameter address ist mehrfach angegeben.")
+		}
 		res, err := h.svc.LookupAddress(ctx, ars, q.Get("address"))
 		if err != nil {
 			return err
@@ -190,11 +193,15 @@ func (h *Handler) zoneLookup(w http.ResponseWriter, r *http.Request) error {
 	return errs.Field("address", "Parameter address (Adresse als Text) oder lat und lon (WGS84) fehlt.")
 }
 
+// lookupResultJSON: "found" for one address or one building (a house
+// number range under one postcode: the address is labelled with the range,
+// placed at its first address, and the zones are those of all its
+// addresses); "ambiguous" only for candidates under several postcodes.
 func lookupResultJSON(res AddressResult, city string) lookupJSON {
 	out := lookupJSON{Query: res.Input, Zones: refs(res.Zones)}
-	if a, ok := res.Match.Unique(); ok {
+	if res.Found != nil {
 		out.Status = "found"
-		j := toJSON(a, city)
+		j := toJSON(*res.Found, city)
 		out.Address = &j
 		return out
 	}

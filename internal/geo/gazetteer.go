@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,7 +20,8 @@ const (
 	// RangeMatch: the query and the register spell the building
 	// differently — the query's number lies in an address's range ("40" in
 	// "40-41") or the query's range meets addresses ("12-14" finds 12 and
-	// 14). All addresses found share one postcode (or have none).
+	// 14). All addresses found share one postcode (or have none); Found
+	// names the building they make up.
 	RangeMatch
 	// Ambiguous: the candidates lie under several postcodes and the query
 	// gave none (Berlin has many streets of the same name). The caller must
@@ -43,8 +45,10 @@ type Match struct {
 	// ExactMatch, one or more for RangeMatch, every candidate for Ambiguous.
 	Addresses []Address
 	// Suggestions, for NoMatch only: up to MaxSuggestions addresses close to
-	// what was asked, best first — on the same street with the nearest
-	// house numbers if the street exists, else on similarly spelled streets.
+	// what was asked, best first — the street and number asked for under
+	// another postcode (or none) when the query's postcode fits none of
+	// them, then on the same street with the nearest house numbers if the
+	// street exists, else on similarly spelled streets.
 	Suggestions []Address
 }
 
@@ -54,6 +58,41 @@ func (m Match) Unique() (Address, bool) {
 		return m.Addresses[0], true
 	}
 	return Address{}, false
+}
+
+// Found returns what an ExactMatch or RangeMatch names: the one address
+// found, or, when a range query meets several addresses under one postcode
+// ("Lehrter Str. 52-54" finds 52, 53 and 54), the building they make up.
+// That building has the street and postcode of the first address, the
+// house numbers spanned ("52-54") and the first address's coordinates: a
+// real address point of the register, where a centroid could fall between
+// the buildings or across a zone border. Its district is the addresses'
+// common one, or empty.
+func (m Match) Found() (Address, bool) {
+	if m.Kind != ExactMatch && m.Kind != RangeMatch || len(m.Addresses) == 0 {
+		return Address{}, false
+	}
+	a := m.Addresses[0]
+	if len(m.Addresses) == 1 {
+		return a, true
+	}
+	lo, hi := math.MaxInt, math.MinInt
+	numbers := make([]string, len(m.Addresses))
+	for i, b := range m.Addresses {
+		if hn, ok := parseHouseNumber(b.HouseNumber); ok {
+			lo, hi = min(lo, hn.from), max(hi, hn.to)
+		}
+		numbers[i] = b.HouseNumber
+		if b.District != a.District {
+			a.District = ""
+		}
+	}
+	if lo < hi {
+		a.HouseNumber = strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+	} else {
+		a.HouseNumber = strings.Join(numbers, ", ") // "12, 12A": no span to name
+	}
+	return a, true
 }
 
 // MaxSuggestions is how many suggestions a NoMatch carries at most.
@@ -207,26 +246,24 @@ func (g *Gazetteer) Match(q AddressQuery) (Match, error) {
 	return Match{Kind: NoMatch, Suggestions: g.suggest(q)}, nil
 }
 
-// withPostcode keeps the candidates under the query's postcode, or, if
-// none, those without a postcode (which may be anywhere). No postcode in
-// the query keeps all.
+// withPostcode keeps the candidates under the query's postcode; no
+// postcode in the query keeps all. A candidate without postcode is not
+// kept for a query with one: it may lie anywhere in the municipality
+// ("Alte Schönhauser Straße 8" without postcode is in Mitte, not in
+// 14199 Schmargendorf), and the Gazetteer never guesses. Match then offers
+// it as a suggestion. (A postcode-less duplicate close to its postcoded
+// twin was merged into that one by NewGazetteer, so it is found.)
 func (g *Gazetteer) withPostcode(idx []int32, pc string) []int32 {
 	if pc == "" || len(idx) == 0 {
 		return idx
 	}
-	var same, unknown []int32
+	var same []int32
 	for _, i := range idx {
-		switch g.addrs[i].Postcode {
-		case pc:
+		if g.addrs[i].Postcode == pc {
 			same = append(same, i)
-		case "":
-			unknown = append(unknown, i)
 		}
 	}
-	if len(same) > 0 {
-		return same
-	}
-	return unknown
+	return same
 }
 
 // inRange finds the addresses a query names without spelling them the

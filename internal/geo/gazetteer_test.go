@@ -37,6 +37,14 @@ var testRegister = []Address{
 	addr("Oranienburger Straße", "12", "10178", 13.3986, 52.5240),
 	addr("Oranienburger Straße", "14", "10178", 13.3990, 52.5238),
 	addr("Oranienburger Straße", "20/1", "10178", 13.3995, 52.5236),
+	// Without postcode, and nowhere near 14199 Schmargendorf.
+	addr("Alte Schönhauser Straße", "8", "", 13.4081125, 52.5273449),
+	// A building of three numbers across a zone border, and one whose
+	// numbers lie under two postcodes.
+	addr("Lehrter Straße", "52", "10557", 13.3584, 52.5346),
+	addr("Lehrter Straße", "54", "10557", 13.3587, 52.5343),
+	addr("Grenzweg", "1", "10115", 13.38, 52.53),
+	addr("Grenzweg", "3", "10119", 13.39, 52.53),
 	addr("Bad Street", "6 II", "10178", 13.3995, 52.5236), // not a house number: left out
 }
 
@@ -59,22 +67,29 @@ func TestGazetteerMatch(t *testing.T) {
 		{"Auguststraße 63", Ambiguous, "Auguststraße 63 ; Auguststraße 63 10117", ""},
 		{"Auguststraße 63, 10117", ExactMatch, "Auguststraße 63 10117", ""},
 		// A postcode the register does not know for it: the postcode-less
-		// entry may be anywhere, so it is the answer.
-		{"Auguststraße 63, 10999", ExactMatch, "Auguststraße 63 ", ""},
+		// entry may be anywhere, so it is no answer, only a suggestion.
+		{"Auguststraße 63, 10999", NoMatch, "", "Auguststraße 63 ; Auguststraße 63 10117"},
+		{"Alte Schönhauser Straße 8, 14199", NoMatch, "", "Alte Schönhauser Straße 8 "},
+		{"Alte Schönhauser Straße 8", ExactMatch, "Alte Schönhauser Straße 8 ", ""},
+		{"Rosenthaler Straße 40, 10999", NoMatch, "", "Rosenthaler Straße 40-41 10178"},
 		{"Rosenthaler Straße 40-41", ExactMatch, "Rosenthaler Straße 40-41 10178", ""},
 		{"Rosenthaler Straße 40", RangeMatch, "Rosenthaler Straße 40-41 10178", ""},
 		{"Rosenthaler Straße 41", RangeMatch, "Rosenthaler Straße 40-41 10178", ""},
 		{"Jägerstraße 44", RangeMatch, "Jägerstraße 42,44 10117", ""},
 		{"Oranienburger Straße 12-14", RangeMatch, "Oranienburger Straße 12 10178; Oranienburger Straße 14 10178", ""},
 		{"Oranienburger Straße 13-16", RangeMatch, "Oranienburger Straße 14 10178", ""},
+		{"Lehrter Str. 52-54", RangeMatch, "Lehrter Straße 52 10557; Lehrter Straße 53 10557; Lehrter Straße 54 10557", ""},
+		{"Lehrter Str. 52-54, 10557", RangeMatch, "Lehrter Straße 52 10557; Lehrter Straße 53 10557; Lehrter Straße 54 10557", ""},
+		{"Grenzweg 1-3", Ambiguous, "Grenzweg 1 10115; Grenzweg 3 10119", ""},
+		{"Grenzweg 1-3, 10119", RangeMatch, "Grenzweg 3 10119", ""},
 		{"Oranienburger Straße 20/1", ExactMatch, "Oranienburger Straße 20/1 10178", ""},
 		// Not found: the nearest numbers on the street.
 		{"Rosenthaler Straße 40A", NoMatch, "", "Rosenthaler Straße 40-41 10178"},
 		{"Oranienburger Straße 20", NoMatch, "", "Oranienburger Straße 20/1 10178; Oranienburger Straße 14 10178; Oranienburger Straße 12 10178"},
-		{"Lehrter Straße 54", NoMatch, "", "Lehrter Straße 53 10557; Lehrter Straße 55 10557; Lehrter Straße 57 10557"},
+		{"Lehrter Straße 56", NoMatch, "", "Lehrter Straße 55 10557; Lehrter Straße 57 10557; Lehrter Straße 54 10557; Lehrter Straße 53 10557; Lehrter Straße 52 10557"},
 		{"Perleberger Straße 61B", NoMatch, "", "Perleberger Straße 61 10559; Perleberger Straße 61A 10559"},
 		// Right street and number, wrong postcode: that address first.
-		{"Lehrter Straße 55, 10115", NoMatch, "", "Lehrter Straße 55 10557; Lehrter Straße 53 10557; Lehrter Straße 57 10557"},
+		{"Lehrter Straße 55, 10115", NoMatch, "", "Lehrter Straße 55 10557; Lehrter Straße 54 10557; Lehrter Straße 53 10557; Lehrter Straße 57 10557; Lehrter Straße 52 10557"},
 		// Misspelt streets.
 		{"Lehrter Strase 53", NoMatch, "", "Lehrter Straße 53 10557"},
 		{"Lerhter Straße 57", NoMatch, "", "Lehrter Straße 57 10557"},
@@ -103,6 +118,42 @@ func TestGazetteerMatch(t *testing.T) {
 	}
 	if got, want := g.Len(), len(testRegister)-3; got != want {
 		t.Errorf("Len() = %d, want %d (a duplicate, a postcode-less copy and a bad number left out)", got, want)
+	}
+}
+
+// TestMatchFound checks what a match names: one address, or the building
+// a range query meets under one postcode.
+func TestMatchFound(t *testing.T) {
+	g := NewGazetteer(testRegister)
+	tests := []struct {
+		query string
+		want  string // "street number postcode", "" for none
+	}{
+		{"Lehrter Straße 53", "Lehrter Straße 53 10557"},
+		{"Rosenthaler Straße 40", "Rosenthaler Straße 40-41 10178"},
+		{"Lehrter Str. 52-54", "Lehrter Straße 52-54 10557"},
+		{"Lehrter Str. 51-53", "Lehrter Straße 52-53 10557"},
+		{"Oranienburger Straße 12-14", "Oranienburger Straße 12-14 10178"},
+		{"Hauptstraße 1", ""},
+		{"Grenzweg 1-3", ""},
+		{"Alte Schönhauser Straße 8, 14199", ""},
+	}
+	for _, tt := range tests {
+		q, err := ParseAddressQuery(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := g.Match(q)
+		got := ""
+		if a, ok := m.Found(); ok {
+			got = a.Street + " " + a.HouseNumber + " " + a.Postcode
+			if a.Point != m.Addresses[0].Point {
+				t.Errorf("Found(%q) at %v, want the first address's point %v", tt.query, a.Point, m.Addresses[0].Point)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("Match(%q).Found() = %q, want %q", tt.query, got, tt.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -21,7 +22,7 @@ type zonePageData struct {
 	Address      string // normalised label of the match
 	Zones        []*Zone
 	Maps         []template.HTML // one SVG per zone, rendered server-side
-	Candidates   []choice        // addresses to choose from (ambiguous)
+	Candidates   []choice        // addresses to choose from (ambiguous: several postcodes)
 	Suggestions  []choice        // close known addresses (not found)
 }
 
@@ -75,19 +76,20 @@ func (h *Handler) zonePage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data.Searched = true
-	switch a, ok := res.Match.Unique(); {
-	case ok:
+	switch {
+	case res.Found != nil:
 		data.Status = "found"
-		data.Address = Label(a, m.Name)
+		data.Address = Label(*res.Found, m.Name)
 		data.Zones = res.Zones
-		for _, z := range res.Zones {
+		for i, z := range res.Zones {
 			neighbours, err := h.svc.Neighbours(ctx, ars, z, 0.002)
 			if err != nil {
 				return err
 			}
 			var buf bytes.Buffer
-			p := a.Point
-			if err := RenderZoneMap(&buf, z, &p, MapOptions{Context: neighbours}); err != nil {
+			p := res.Markers[i] // the building's address inside this zone
+			opts := MapOptions{Context: neighbours, IDPrefix: "zonemap-" + strconv.Itoa(i)}
+			if err := RenderZoneMap(&buf, z, &p, opts); err != nil {
 				return err
 			}
 			data.Maps = append(data.Maps, template.HTML(buf.String())) // our own SVG, escaped by RenderZoneMap

@@ -39,7 +39,9 @@ type Mux interface {
 func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /api/v1/municipalities/{ars}/zones", web.API(h.listZones))
 	mux.Handle("GET /api/v1/municipalities/{ars}/zones/{zone}", web.API(h.getZone))
-	mux.Handle("GET /api/v1/municipalities/{ars}/zone-lookup", web.API(h.zoneLookup))
+	// The answer repeats the address asked for, usually the user's home:
+	// no cache may keep it.
+	mux.Handle("GET /api/v1/municipalities/{ars}/zone-lookup", web.NoStore(web.API(h.zoneLookup)))
 
 	mux.Handle("GET /zonen", h.pages.Page(h.zonePage))
 	// The address travels in the body, not the URL: it is the user's home

@@ -250,6 +250,40 @@ func updateImport(ctx context.Context, x execer, id, status string, rowsRead int
 	return err
 }
 
+// touchImport records that a running import is alive.
+func touchImport(ctx context.Context, x execer, id string) error {
+	_, err := x.ExecContext(ctx, "UPDATE imports SET updated_at = $2 WHERE id = $1 AND status = 'running'", id, time.Now().UTC())
+	return err
+}
+
+// failImport records an unfinished import as failed with msg and reports
+// whether it was unfinished; a finished import keeps its outcome.
+func failImport(ctx context.Context, x execer, id, msg string) (bool, error) {
+	res, err := x.ExecContext(ctx, `UPDATE imports SET status = 'failed', error = $2, updated_at = $3, content = $4
+		WHERE id = $1 AND status IN ('queued', 'running')`, id, msg, time.Now().UTC(), []byte{})
+	if err != nil {
+		return false, fmt.Errorf("record import %s as failed: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// latestUnfinishedImport returns the id of the newest queued or running
+// address import of a municipality, or "".
+func latestUnfinishedImport(ctx context.Context, q tenant.Querier, ars string) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM imports
+		WHERE municipality = $1 AND kind = 'addresses' AND status IN ('queued', 'running')
+		ORDER BY created_at DESC, id DESC LIMIT 1`, ars).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find unfinished import of %s: %w", ars, err)
+	}
+	return id, nil
+}
+
 func getImport(ctx context.Context, q tenant.Querier, id string) (ImportRun, error) {
 	var r ImportRun
 	var stats string

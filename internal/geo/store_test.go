@@ -124,7 +124,7 @@ func TestZoneVersionsByDate(t *testing.T) {
 			t.Error("zones for an unknown municipality were stored")
 		}
 		_ = svc
-	})
+	}, tenant.Migrations, Migrations)
 }
 
 func TestImportZonesIsAllOrNothing(t *testing.T) {
@@ -151,7 +151,7 @@ func TestImportZonesIsAllOrNothing(t *testing.T) {
 		if _, err := svc.ImportZones(ctx, "051110000000", strings.NewReader(good), "x", day("2024-01-01")); !errs.Is(err, errs.NotFound) {
 			t.Errorf("import for unknown municipality = %v, want NotFound", err)
 		}
-	})
+	}, tenant.Migrations, Migrations)
 }
 
 func TestAddressImportJob(t *testing.T) {
@@ -224,7 +224,7 @@ func TestAddressImportJob(t *testing.T) {
 		if _, err := svc.Import(ctx, "imp_nope"); !errs.Is(err, errs.NotFound) {
 			t.Errorf("unknown import = %v, want NotFound", err)
 		}
-	})
+	}, tenant.Migrations, Migrations)
 }
 
 func TestEnqueueRollsBackWithItsTransaction(t *testing.T) {
@@ -256,7 +256,7 @@ func TestEnqueueRollsBackWithItsTransaction(t *testing.T) {
 		if jobsN != 0 || importsN != 0 {
 			t.Errorf("after rollback: %d jobs, %d imports; want none", jobsN, importsN)
 		}
-	})
+	}, tenant.Migrations, Migrations)
 }
 
 func TestSnapshotFollowsImports(t *testing.T) {
@@ -294,7 +294,7 @@ func TestSnapshotFollowsImports(t *testing.T) {
 		if _, err := svc.ZonesAt(ctx, "999999999999", p); !errs.Is(err, errs.NotFound) {
 			t.Errorf("unknown municipality: %v", err)
 		}
-	})
+	}, tenant.Migrations, Migrations)
 }
 
 func ids(zs []*Zone) string {

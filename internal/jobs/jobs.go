@@ -74,6 +74,9 @@ func New(db *store.DB, workers *river.Workers, logger *slog.Logger, opts Options
 		FetchCooldown:               min(100*time.Millisecond, opts.PollInterval),
 		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
 		JobTimeout:                  10 * time.Minute,
+		// A job whose process died is picked up again after this; River's
+		// default (JobTimeout + 1 h) would leave an import hanging for 70 min.
+		RescueStuckJobsAfter: 15 * time.Minute,
 	}
 	if !opts.InsertOnly {
 		if workers == nil {
@@ -96,7 +99,11 @@ func (c *Client) Start(ctx context.Context) error { return c.River.Start(ctx) }
 func (c *Client) Stop(ctx context.Context) error {
 	err := c.River.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return c.River.StopAndCancel(context.Background())
+		// Out of time: cancel the running jobs (they are retried later,
+		// their state is in the database) and wait briefly for them to notice.
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return c.River.StopAndCancel(cctx)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 // Package store opens Rathaus's database — embedded SQLite or PostgreSQL,
-// chosen by URL — applies the embedded migrations, checks that the database
-// is durable, and runs transactions.
+// chosen by URL — checks that the database is durable, applies the
+// migration sets that components embed (see MigrationSet), and runs
+// transactions.
 //
 // Both engines are reached through database/sql (modernc.org/sqlite, pure Go;
 // pgx through its stdlib adapter), so feature packages write one set of plain
@@ -12,7 +13,8 @@
 // SQLITE_BUSY; reads go to a separate pool of read-only connections. On
 // PostgreSQL both pools are the same.
 //
-// The package does not hold domain queries: those live with their feature.
+// The package does not hold domain queries nor any component's schema:
+// those live with their feature.
 package store
 
 import (
@@ -47,7 +49,8 @@ const (
 type Options struct {
 	// UnsafeNoDurability lets Rathaus run on a database that may lose
 	// committed transactions (PostgreSQL fsync=off or synchronous_commit=off,
-	// SQLite synchronous below FULL). Only for throwaway test databases.
+	// SQLite synchronous below FULL or a journal mode other than WAL). Only
+	// for throwaway test databases.
 	UnsafeNoDurability bool
 	// MaxConns bounds the PostgreSQL pool and the SQLite read pool
 	// (default: 4 × GOMAXPROCS, at least 4).
@@ -65,9 +68,10 @@ type DB struct {
 }
 
 // Open opens the database named by rawURL: "sqlite:PATH" (also
-// "sqlite:///abs/path" and "sqlite:PATH?_pragma=..."), or
-// "postgres://..." / "postgresql://...". It checks connectivity and
-// durability before it returns.
+// "sqlite:///abs/path" and "sqlite:PATH?_pragma=..."; PATH is
+// percent-decoded, see SQLiteURL), or "postgres://..." /
+// "postgresql://...". It checks connectivity and durability before it
+// returns.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = max(4, 4*runtime.GOMAXPROCS(0))
@@ -108,31 +112,39 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 func openSQLite(rawURL string, opts Options) (*DB, error) {
 	rest := strings.TrimPrefix(rawURL, "sqlite:")
 	rest = strings.TrimPrefix(rest, "//")
-	path, query, _ := strings.Cut(rest, "?")
+	escaped, query, _ := strings.Cut(rest, "?")
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "SQLite-URL %q: der Pfad ist prozentkodiert, ein %%-Zeichen wird als %%25 geschrieben", rawURL)
+	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, errs.E(errs.Invalid, "SQLite-URL %q: ein Dateipfad wird gebraucht (z. B. sqlite:rathaus-data/rathaus.db)", rawURL)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("create database directory: %w", err)
-		}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite path %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
 	}
 	// Pragmas run on every new connection. synchronous=FULL makes a commit
-	// durable in WAL mode; user-supplied _pragma parameters come last and win,
-	// which the durability check then judges.
+	// durable in WAL mode. Which of two values for the same pragma wins is
+	// the driver's business (it sorts _pragma values, and applies
+	// _journal_mode and _synchronous after them); checkDurability judges
+	// what the connection ended up with.
 	base := "_time_format=sqlite&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if query != "" {
 		base += "&" + query
 	}
-	u := &url.URL{Scheme: "file", Opaque: path}
-	write, err := sql.Open("sqlite", u.String()+"?"+base+"&_txlock=immediate")
+	file := sqliteFileURI(abs)
+	write, err := sql.Open("sqlite", file+"?"+base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
-	read, err := sql.Open("sqlite", u.String()+"?"+base+"&_pragma=query_only(1)")
+	read, err := sql.Open("sqlite", file+"?"+base+"&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -142,10 +154,41 @@ func openSQLite(rawURL string, opts Options) (*DB, error) {
 	return &DB{Engine: SQLite, write: write, read: read, dsn: "sqlite:" + path}, nil
 }
 
+// sqliteFileURI returns the SQLite URI ("file:///…") of the absolute path
+// abs. The driver hands it to SQLite, which splits it at the first '?' and
+// '#' and decodes %HH escapes in the path: escaping makes every file name
+// work, spaces, '?', '#' and '%' included.
+func sqliteFileURI(abs string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") { // a Windows drive letter
+		p = "/" + p
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String()
+}
+
+// SQLiteURL returns the database URL of the SQLite file at path, for any
+// file name: Open percent-decodes the path of a sqlite: URL, so '%' (and
+// '?', which would start the parameters) are escaped here.
+func SQLiteURL(path string) string {
+	p := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	if strings.HasPrefix(p, "//") { // Open trims one leading "//"
+		return "sqlite://" + p
+	}
+	return "sqlite:" + p
+}
+
 func openPostgres(rawURL string, opts Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
-		return nil, errs.Wrap(errs.Invalid, err, "PostgreSQL-URL %s ist ungültig", Redact(rawURL))
+		// pgx's error quotes the URL and redacts it only as well as it can
+		// parse it: it stays out of the message.
+		return nil, errs.E(errs.Invalid, "PostgreSQL-URL %s ist ungültig%s", Redact(rawURL), passwordHint(rawURL))
+	}
+	// Where pgx and Redact disagree about the password ("postgres://app:12?x@db"
+	// is host "app", port 12 to pgx), parts of it would reach logs as host,
+	// port or parameter: refuse such a URL.
+	if pw, ok := urlPassword(rawURL); ok && pw != cfg.Password {
+		return nil, errs.E(errs.Invalid, "PostgreSQL-URL %s ist mehrdeutig%s", Redact(rawURL), passwordHint(rawURL))
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)
@@ -154,26 +197,19 @@ func openPostgres(rawURL string, opts Options) (*DB, error) {
 	return &DB{Engine: Postgres, write: db, read: db, dsn: Redact(rawURL)}, nil
 }
 
-// Redact returns rawURL with any password replaced, for logs and messages.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" {
-		if strings.Contains(rawURL, "password") {
-			return "[redacted]"
-		}
-		return rawURL
+// passwordHint explains how to write a password with special characters.
+func passwordHint(rawURL string) string {
+	_, rest, _ := strings.Cut(rawURL, "://")
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return ""
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") || k == "sslkey" {
-			q.Set(k, "xxxxx")
+	if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+		if _, err := url.PathUnescape(pw); err != nil || strings.ContainsAny(pw, "#/?@") {
+			return ": Sonderzeichen im Passwort (# / ? @ %) werden prozentkodiert geschrieben, z. B. # als %23, @ als %40, % als %25"
 		}
 	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	return ""
 }
 
 // String returns the redacted data source.
@@ -235,6 +271,16 @@ func (db *DB) Transact(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 func (db *DB) checkDurability(ctx context.Context) error {
 	switch db.Engine {
 	case SQLite:
+		// Only WAL with synchronous=FULL is durable and lets readers run
+		// beside the writer; journal_mode=OFF or MEMORY can lose or corrupt
+		// committed data on a crash.
+		var mode string
+		if err := db.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			return fmt.Errorf("read sqlite journal_mode: %w", err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			return errs.E(errs.Invalid, "SQLite läuft mit journal_mode=%s statt WAL: bestätigte Daten können bei einem Absturz verloren gehen", mode)
+		}
 		var level int
 		if err := db.write.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
 			return fmt.Errorf("read sqlite synchronous: %w", err)

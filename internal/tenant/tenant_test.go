@@ -40,5 +40,5 @@ func TestEnsureGetList(t *testing.T) {
 				t.Errorf("Ensure(%v) = %v, want Invalid", bad, err)
 			}
 		}
-	})
+	}, tenant.Migrations)
 }

@@ -16,7 +16,7 @@ import (
 // mapping of kinds to status codes in Rathaus:
 //
 //	Invalid 400, Unauthenticated 401, Forbidden 403, NotFound 404,
-//	Conflict 409, TooLarge 413, Internal 500, Unavailable 503 (+ Retry-After).
+//	Conflict 409, TooLarge 413, TooMany 429 (+ Retry-After), Internal 500, Unavailable 503 (+ Retry-After).
 //
 // Unknown kinds are Internal.
 func Status(k errs.Kind) int {
@@ -239,8 +239,11 @@ func prepareError(h http.Header, f failure) {
 	}
 	// Error answers carry a request id and may echo input: never cache them.
 	h.Set("Cache-Control", "no-store")
-	if f.info.status == http.StatusServiceUnavailable {
+	switch f.info.status {
+	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfterSeconds)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "1")
 	}
 	if f.allow != "" {
 		h.Set("Allow", f.allow)

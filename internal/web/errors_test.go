@@ -27,6 +27,7 @@ func TestStatus(t *testing.T) {
 		{errs.Unauthenticated, 401},
 		{errs.Unavailable, 503},
 		{errs.TooLarge, 413},
+		{errs.TooMany, 429},
 		{errs.Kind(200), 500},
 	}
 	for _, tt := range tests {
@@ -38,7 +39,7 @@ func TestStatus(t *testing.T) {
 
 // Every kind the errs package defines has an entry with German texts.
 func TestKindsTableComplete(t *testing.T) {
-	for k := errs.Internal; k <= errs.TooLarge; k++ {
+	for k := errs.Internal; k <= errs.TooMany; k++ {
 		info, ok := kinds[k]
 		if !ok {
 			t.Errorf("kind %v has no entry", k)

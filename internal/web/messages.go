@@ -84,6 +84,13 @@ var kinds = map[errs.Kind]problemInfo{
 		page:   "Die gesendeten Daten sind zu groß",
 		detail: "Die gesendeten Daten überschreiten die zulässige Größe.",
 	},
+	errs.TooMany: {
+		status: http.StatusTooManyRequests,
+		slug:   "too-many-requests",
+		title:  "Zu viele Anfragen",
+		page:   "Zu viele Anfragen",
+		detail: "Es kamen zu viele Anfragen in kurzer Zeit. Bitte warten Sie einen Moment.",
+	},
 }
 
 // methodNotAllowed is not an errs.Kind: only the Router produces it, for a

@@ -1,7 +1,9 @@
 // Package storetest runs tests against every storage engine Rathaus
 // supports: SQLite in a temporary directory always, and PostgreSQL when
 // RATHAUS_TEST_POSTGRES holds a URL of a server where the test may create
-// databases. Each test gets a fresh, migrated database of its own.
+// databases. Each test gets a fresh database of its own, migrated with the
+// migration sets the test names: storetest cannot list them itself, because
+// the components' own tests import storetest.
 //
 // Under CI=true a missing RATHAUS_TEST_POSTGRES fails the test instead of
 // skipping the PostgreSQL half: CI must prove both engines.
@@ -37,30 +39,49 @@ func Engines(t testing.TB) []store.Engine {
 	return es
 }
 
-// Each runs fn as a subtest per engine, each with a fresh migrated database.
-func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+// Each runs fn as a subtest per engine, each with a fresh database migrated
+// with sets, in dependency order (tenant.Migrations first).
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB), sets ...store.MigrationSet) {
 	t.Helper()
+	if len(sets) == 0 {
+		t.Fatal(noSets)
+	}
 	for _, e := range Engines(t) {
 		t.Run(string(e), func(t *testing.T) {
-			fn(t, Open(t, e))
+			fn(t, Open(t, e, sets...))
 		})
 	}
 }
 
-// Open returns a fresh, migrated database of engine e, closed and (for
-// PostgreSQL) dropped when the test ends.
-func Open(t testing.TB, e store.Engine) *store.DB {
+const noSets = "storetest: name the migration sets the test needs, in dependency order, " +
+	"e.g. storetest.Each(t, fn, tenant.Migrations, geo.Migrations) (schema.Sets()... where the import allows); " +
+	"storetest.Empty for a database without tables"
+
+// Open returns a fresh database of engine e migrated with sets, in
+// dependency order; it is closed and (for PostgreSQL) dropped when the test
+// ends.
+func Open(t testing.TB, e store.Engine, sets ...store.MigrationSet) *store.DB {
 	t.Helper()
-	u := URL(t, e)
-	ctx := context.Background()
-	db, err := store.Open(ctx, u, store.Options{})
+	if len(sets) == 0 {
+		t.Fatal(noSets)
+	}
+	db := Empty(t, e)
+	if _, err := db.Migrate(context.Background(), sets...); err != nil {
+		t.Fatalf("migrate %s: %v", e, err)
+	}
+	return db
+}
+
+// Empty returns a fresh database of engine e without any tables, for tests
+// of migrations themselves; it is closed and (for PostgreSQL) dropped when
+// the test ends.
+func Empty(t testing.TB, e store.Engine) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), URL(t, e), store.Options{})
 	if err != nil {
 		t.Fatalf("open %s: %v", e, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", e, err)
-	}
 	return db
 }
 
@@ -69,7 +90,7 @@ func URL(t testing.TB, e store.Engine) string {
 	t.Helper()
 	switch e {
 	case store.SQLite:
-		return "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+		return store.SQLiteURL(filepath.Join(t.TempDir(), "test.db"))
 	case store.Postgres:
 		return createPostgresDB(t)
 	}

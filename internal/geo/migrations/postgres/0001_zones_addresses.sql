@@ -1,13 +1,5 @@
--- Municipalities (tenants), parking zones, address points and import runs.
--- Dates that are legal dates are DATE; instants are TIMESTAMP in UTC.
--- SQLite stores both as text in one fixed format, so comparisons work.
-
-CREATE TABLE municipalities (
-	ars            TEXT PRIMARY KEY CHECK (length(ars) = 12),  -- Amtlicher Regionalschlüssel
-	name           TEXT NOT NULL,
-	geo_generation INTEGER NOT NULL DEFAULT 0,                  -- bumped on every zone/address import
-	created_at     TIMESTAMP NOT NULL
-);
+-- Parking zones, address points and address import runs.
+-- Dates that are legal dates are DATE; instants are TIMESTAMPTZ.
 
 CREATE TABLE zones (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
@@ -19,20 +11,20 @@ CREATE TABLE zones (
 	geometry     TEXT NOT NULL,       -- GeoJSON geometry, WGS84
 	properties   TEXT NOT NULL DEFAULT '{}',
 	source       TEXT NOT NULL,
-	imported_at  TIMESTAMP NOT NULL,
+	imported_at  TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (municipality, zone_id, valid_from)
 );
 
 CREATE TABLE addresses (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
-	street_key   TEXT NOT NULL,       -- normalised street, see geo.StreetKey
-	number_key   TEXT NOT NULL,       -- normalised house number, see geo.HouseNumberKey
+	street_key   TEXT NOT NULL,
+	number_key   TEXT NOT NULL,
 	postcode     TEXT NOT NULL DEFAULT '',
 	street       TEXT NOT NULL,
 	house_number TEXT NOT NULL,
 	district     TEXT NOT NULL DEFAULT '',
-	lon          REAL NOT NULL,
-	lat          REAL NOT NULL,
+	lon          DOUBLE PRECISION NOT NULL,
+	lat          DOUBLE PRECISION NOT NULL,
 	source       TEXT NOT NULL,
 	PRIMARY KEY (municipality, street_key, number_key, postcode)
 );
@@ -42,11 +34,11 @@ CREATE TABLE imports (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
 	kind         TEXT NOT NULL CHECK (kind IN ('addresses')),
 	source       TEXT NOT NULL,
-	content      BLOB NOT NULL,
+	content      BYTEA NOT NULL,
 	status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
 	rows_read    INTEGER NOT NULL DEFAULT 0,
 	stats        TEXT NOT NULL DEFAULT '{}',
 	error        TEXT NOT NULL DEFAULT '',
-	created_at   TIMESTAMP NOT NULL,
-	updated_at   TIMESTAMP NOT NULL
+	created_at   TIMESTAMPTZ NOT NULL,
+	updated_at   TIMESTAMPTZ NOT NULL
 );

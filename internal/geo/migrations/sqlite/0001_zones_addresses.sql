@@ -1,12 +1,6 @@
--- Municipalities (tenants), parking zones, address points and import runs.
--- Dates that are legal dates are DATE; instants are TIMESTAMPTZ.
-
-CREATE TABLE municipalities (
-	ars            TEXT PRIMARY KEY CHECK (length(ars) = 12),  -- Amtlicher Regionalschlüssel
-	name           TEXT NOT NULL,
-	geo_generation BIGINT NOT NULL DEFAULT 0,                   -- bumped on every zone/address import
-	created_at     TIMESTAMPTZ NOT NULL
-);
+-- Parking zones, address points and address import runs.
+-- Dates that are legal dates are DATE; instants are TIMESTAMP in UTC.
+-- SQLite stores both as text in one fixed format, so comparisons work.
 
 CREATE TABLE zones (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
@@ -18,20 +12,20 @@ CREATE TABLE zones (
 	geometry     TEXT NOT NULL,       -- GeoJSON geometry, WGS84
 	properties   TEXT NOT NULL DEFAULT '{}',
 	source       TEXT NOT NULL,
-	imported_at  TIMESTAMPTZ NOT NULL,
+	imported_at  TIMESTAMP NOT NULL,
 	PRIMARY KEY (municipality, zone_id, valid_from)
 );
 
 CREATE TABLE addresses (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
-	street_key   TEXT NOT NULL,
-	number_key   TEXT NOT NULL,
+	street_key   TEXT NOT NULL,       -- normalised street, see geo.StreetKey
+	number_key   TEXT NOT NULL,       -- normalised house number, see geo.HouseNumberKey
 	postcode     TEXT NOT NULL DEFAULT '',
 	street       TEXT NOT NULL,
 	house_number TEXT NOT NULL,
 	district     TEXT NOT NULL DEFAULT '',
-	lon          DOUBLE PRECISION NOT NULL,
-	lat          DOUBLE PRECISION NOT NULL,
+	lon          REAL NOT NULL,
+	lat          REAL NOT NULL,
 	source       TEXT NOT NULL,
 	PRIMARY KEY (municipality, street_key, number_key, postcode)
 );
@@ -41,11 +35,11 @@ CREATE TABLE imports (
 	municipality TEXT NOT NULL REFERENCES municipalities (ars),
 	kind         TEXT NOT NULL CHECK (kind IN ('addresses')),
 	source       TEXT NOT NULL,
-	content      BYTEA NOT NULL,
+	content      BLOB NOT NULL,
 	status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
 	rows_read    INTEGER NOT NULL DEFAULT 0,
 	stats        TEXT NOT NULL DEFAULT '{}',
 	error        TEXT NOT NULL DEFAULT '',
-	created_at   TIMESTAMPTZ NOT NULL,
-	updated_at   TIMESTAMPTZ NOT NULL
+	created_at   TIMESTAMP NOT NULL,
+	updated_at   TIMESTAMP NOT NULL
 );

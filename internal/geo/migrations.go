@@ -1,0 +1,19 @@
+package geo
+
+import (
+	"embed"
+	"io/fs"
+
+	"opencode.de/rathaus/rathaus/internal/store"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// fs.Sub fails only for an invalid directory name; a missing directory
+// shows when the set is read.
+var migrationsDir, _ = fs.Sub(migrationFiles, "migrations")
+
+// Migrations is the schema of zones, addresses and import runs. It needs
+// tenant.Migrations before it.
+var Migrations = store.MigrationSet{Component: "geo", FS: migrationsDir}

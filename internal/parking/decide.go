@@ -1,0 +1,360 @@
+package parking
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/registers"
+)
+
+// Decision is the stored outcome of an application: the rule trace (each
+// rule with its legal source), the fee, and who decided.
+type Decision struct {
+	Verdict   rules.Verdict  `json:"verdict"`
+	Automatic bool           `json:"automatic"`
+	By        string         `json:"by"`
+	At        time.Time      `json:"at"`
+	Results   []rules.Result `json:"results"`
+	FeeCents  *int64         `json:"fee_cents,omitempty"`
+	FeeTier   string         `json:"fee_tier,omitempty"`
+	FeeSource string         `json:"fee_source,omitempty"`
+	Reasons   string         `json:"reasons,omitempty"` // the clerk's own words
+	Checks    []CheckRecord  `json:"checks"`
+}
+
+// CheckRecord says which register answered what, when, and why it was asked.
+type CheckRecord struct {
+	Register string    `json:"register"`
+	Question string    `json:"question"`
+	Answer   string    `json:"answer"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
+}
+
+// CheckArgs is the job that checks an application against the registers
+// and decides it, or sends it to review; for an approved application it
+// posts the fee to the treasury.
+type CheckArgs struct {
+	ApplicationID string `json:"application_id"`
+}
+
+// Kind implements river.JobArgs.
+func (CheckArgs) Kind() string { return "parking.check" }
+
+// InsertOpts: many attempts with River's growing backoff, so a register
+// that is down for hours delays the decision but never loses it.
+func (CheckArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 50} }
+
+type checkWorker struct {
+	river.WorkerDefaults[CheckArgs]
+	s *Service
+}
+
+func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
+	return w.s.check(ctx, job.Args.ApplicationID)
+}
+
+func (s *Service) check(ctx context.Context, id string) error {
+	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "id", id, false)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	switch {
+	case row.Status == Received || row.Status == Checking:
+		return s.checkAndDecide(ctx, row)
+	case row.Status == Approved && row.Kassenzeichen == "":
+		return s.postReceivable(ctx, row)
+	}
+	return nil // already past this step: a retried job does nothing twice
+}
+
+func (s *Service) purpose(row appRow) registers.Purpose {
+	return registers.Purpose{
+		Procedure:     "Bewohnerparkausweis",
+		FileReference: row.Reference,
+		Reason:        "Prüfung der Voraussetzungen für einen Bewohnerparkausweis (§ 45 Abs. 1b Satz 1 Nr. 2a StVO)",
+		LegalBasis:    "§ 34 BMG",
+		Municipality:  row.Municipality,
+	}
+}
+
+func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
+	now := s.now().UTC()
+	if row.Status == Received {
+		err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+			return transition(ctx, tx, row.ID, Received, Checking, "system", "Registerabfragen begonnen", now)
+		})
+		if err != nil && !errs.Is(err, errs.Conflict) {
+			return err
+		}
+	}
+	var sf storedForm
+	if err := json.Unmarshal([]byte(row.Data), &sf); err != nil {
+		return river.JobCancel(fmt.Errorf("decode application %s: %w", row.ID, err))
+	}
+	c, err := s.config(row.Municipality)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	rs, err := c.RulesAt(row.AppliedOn)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	fees, err := c.FeesAt(row.AppliedOn)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	birth, _ := parseDate(sf.BirthDate)
+	who := registers.Person{GivenNames: sf.GivenNames, FamilyName: sf.FamilyName, BirthDate: birth}
+	p := s.purpose(row)
+
+	// Ask the registers. If one does not answer, return the error: River
+	// retries with backoff and the application stays "in Prüfung".
+	res, err := s.registers.Residence.CheckResidence(ctx, p, who, registers.AddressRef{Street: sf.Street, HouseNumber: sf.HouseNumber, Postcode: sf.Postcode})
+	if err != nil {
+		s.logger.Warn("residence register did not answer; will retry", "reference", row.Reference, "err", errs.KindOf(err).String())
+		return err
+	}
+	veh, err := s.registers.Vehicles.CheckVehicle(ctx, p, row.Plate, who)
+	if err != nil {
+		s.logger.Warn("vehicle register did not answer; will retry", "reference", row.Reference, "err", errs.KindOf(err).String())
+		return err
+	}
+	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn)
+	if err != nil {
+		return err
+	}
+	plate, _ := registers.ParsePlate(row.Plate)
+	facts := rules.Facts{
+		Day:                   row.AppliedOn,
+		ApplicantBirthDate:    birth,
+		Registered:            res.Registered,
+		ResidenceKind:         string(res.Kind),
+		ResidenceBlocked:      res.Blocked,
+		DistanceFromMainM:     -1,
+		ZoneIDs:               sf.ZoneIDs,
+		VehicleFound:          veh.Found,
+		HolderMatches:         veh.HolderMatches,
+		Relation:              string(sf.Relation),
+		DeclarationProvided:   sf.DeclarationProvided,
+		Plate:                 row.Plate,
+		GermanPlate:           plate.District != "",
+		VehicleClass:          veh.Class,
+		LengthMM:              veh.LengthMM,
+		MassKg:                veh.MassKg,
+		Fuel:                  veh.Fuel,
+		Decommissioned:        veh.Decommissioned,
+		NoOwnSpaceDeclared:    sf.NoOwnSpace,
+		DurationMonths:        row.DurationMonths,
+		ActivePermitsOfPerson: active,
+	}
+	out := rs.Evaluate(facts)
+	d := Decision{Verdict: out.Verdict, Automatic: out.Automatic, At: now, Results: out.Results, Checks: []CheckRecord{
+		{Register: res.Source, Question: "Wohnsitz der antragstellenden Person an der angegebenen Adresse?", Answer: residenceAnswer(res), At: res.AnsweredAt, Reason: p.Reason},
+		{Register: veh.Source, Question: "Fahrzeugdaten und Halter zum Kennzeichen " + row.Plate + "?", Answer: vehicleAnswer(veh), At: veh.AnsweredAt, Reason: p.Reason},
+	}}
+	if price, err := fees.Price(row.DurationMonths, veh.LengthMM, veh.MassKg, veh.Fuel); err != nil {
+		d.Results = append(d.Results, rules.Result{Rule: "fee.tier", Verdict: rules.Fail, Reason: errs.MessageOf(err), Source: fees.LegalSource})
+		d.Verdict, d.Automatic = rules.Fail, false
+	} else {
+		amount := price.AmountCents
+		d.FeeCents, d.FeeTier, d.FeeSource = &amount, price.Tier, price.Source
+	}
+	to := Review
+	if d.Verdict == rules.Pass && d.Automatic {
+		to = Approved
+		d.By = "system: vollautomatischer Bescheid (" + rs.Automation.LegalBasis + ")"
+	}
+	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+		if err := setDecision(ctx, tx, row.ID, mustJSON(d), d.FeeCents, now); err != nil {
+			return err
+		}
+		note := "Prüfung abgeschlossen: " + summarise(d)
+		return transition(ctx, tx, row.ID, Checking, to, "system", note, now)
+	})
+	if errs.Is(err, errs.Conflict) {
+		return nil // decided or withdrawn meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	s.logger.Info("parking application checked", "reference", row.Reference, "to", string(to), "verdict", string(d.Verdict))
+	if to == Approved {
+		row.Status = Approved
+		return s.postReceivable(ctx, row)
+	}
+	return nil
+}
+
+func summarise(d Decision) string {
+	var fails, reviews []string
+	for _, r := range d.Results {
+		switch r.Verdict {
+		case rules.Fail:
+			fails = append(fails, r.Rule)
+		case rules.Review:
+			reviews = append(reviews, r.Rule)
+		}
+	}
+	switch {
+	case len(fails) > 0:
+		return "nicht erfüllt: " + strings.Join(fails, ", ")
+	case len(reviews) > 0:
+		return "zu prüfen: " + strings.Join(reviews, ", ")
+	case d.Automatic:
+		return "alle Voraussetzungen erfüllt, automatisch bewilligt"
+	}
+	return "alle Voraussetzungen erfüllt; Bewilligung durch die Sachbearbeitung"
+}
+
+func residenceAnswer(a registers.ResidenceAnswer) string {
+	if !a.Registered {
+		if a.NameMatch == registers.Partial {
+			return "Name stimmt nur teilweise mit dem Melderegister überein (z. B. fehlender Vorname) – bitte prüfen"
+		}
+		return "nicht an dieser Adresse gemeldet"
+	}
+	s := "gemeldet mit "
+	if a.Kind == registers.Nebenwohnsitz {
+		s += "Nebenwohnsitz"
+	} else {
+		s += "Hauptwohnsitz"
+	}
+	if !a.Since.IsZero() {
+		s += " seit " + a.Since.Format("02.01.2006")
+	}
+	if a.Blocked {
+		s += "; Auskunftssperre eingetragen"
+	}
+	return s
+}
+
+func vehicleAnswer(v registers.VehicleAnswer) string {
+	if !v.Found {
+		return "Kennzeichen nicht zugelassen"
+	}
+	s := fmt.Sprintf("Klasse %s, Länge %d mm, zul. Gesamtmasse %d kg, %s", v.Class, v.LengthMM, v.MassKg, v.Fuel)
+	if v.HolderMatches {
+		s += "; Halter stimmt überein"
+	} else if v.HolderMatch == registers.Partial {
+		s += "; Halter stimmt nur teilweise überein – bitte prüfen"
+	} else {
+		s += "; Halter stimmt nicht überein"
+	}
+	if v.Decommissioned {
+		s += "; außer Betrieb gesetzt"
+	}
+	return s
+}
+
+// postReceivable posts the fee to the treasury (Sollstellung) and records
+// the Kassenzeichen. The call is idempotent by application id, so a retry
+// after a crash gets the same Kassenzeichen.
+func (s *Service) postReceivable(ctx context.Context, row appRow) error {
+	if row.Kassenzeichen != "" {
+		return nil
+	}
+	if !row.FeeCents.Valid {
+		fresh, err := getApp(ctx, s.db.Read(), s.db.Engine, "id", row.ID, false)
+		if err != nil {
+			return err
+		}
+		row = fresh
+	}
+	if !row.FeeCents.Valid || row.FeeCents.Int64 <= 0 {
+		return river.JobCancel(fmt.Errorf("application %s approved without a fee", row.Reference))
+	}
+	rec, err := s.registers.Treasury.CreateReceivable(ctx, s.purpose(row), row.ID, row.FeeCents.Int64, "Bewohnerparkausweis "+row.Reference)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *sql.Tx) error {
+		return setKassenzeichen(ctx, tx, row.ID, rec.Kassenzeichen, s.now().UTC())
+	})
+}
+
+// Decide records a clerk's decision on an application in review: exactly
+// one of two concurrent decisions wins; the other gets a Conflict saying
+// what happened.
+func (s *Service) Decide(ctx context.Context, ars, reference string, approve bool, reasons, clerk string) (Application, error) {
+	reasons = strings.TrimSpace(reasons)
+	if !approve && reasons == "" {
+		return Application{}, errs.Field("reasons", "Eine Ablehnung braucht eine Begründung (§ 39 VwVfG).")
+	}
+	if len(reasons) > 5000 {
+		return Application{}, errs.Field("reasons", "Die Begründung ist zu lang (höchstens 5000 Zeichen).")
+	}
+	now := s.now().UTC()
+	var row appRow
+	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+		var err error
+		row, err = getApp(ctx, tx, s.db.Engine, "reference", reference, true)
+		if err != nil {
+			return err
+		}
+		if row.Municipality != ars {
+			return errs.E(errs.NotFound, "Den Antrag %s gibt es nicht.", reference)
+		}
+		if row.Status != Review {
+			return errs.E(errs.Conflict, "Der Antrag ist nicht (mehr) in Prüfung, sondern „%s“.", row.Status.Label())
+		}
+		var d Decision
+		if row.Outcome != "" {
+			if err := json.Unmarshal([]byte(row.Outcome), &d); err != nil {
+				return err
+			}
+		}
+		if approve && d.FeeCents == nil {
+			return errs.E(errs.Conflict, "Für diesen Antrag lässt sich keine Gebühr bestimmen (siehe Prüfergebnis); eine Bewilligung ist so nicht möglich.")
+		}
+		d.By, d.At, d.Reasons, d.Automatic = clerk, now, reasons, false
+		to := Rejected
+		d.Verdict = rules.Fail
+		if approve {
+			to, d.Verdict = Approved, rules.Pass
+		}
+		if err := setDecision(ctx, tx, row.ID, mustJSON(d), d.FeeCents, now); err != nil {
+			return err
+		}
+		if err := transition(ctx, tx, row.ID, Review, to, clerk, reasons, now); err != nil {
+			return err
+		}
+		if approve {
+			_, err = s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil) // posts the fee
+		}
+		return err
+	})
+	if err != nil {
+		return Application{}, err
+	}
+	row, err = getApp(ctx, s.db.Read(), s.db.Engine, "id", row.ID, false)
+	if err != nil {
+		return Application{}, err
+	}
+	return s.load(ctx, row)
+}
+
+// Queue lists applications waiting for a clerk, oldest first.
+func (s *Service) Queue(ctx context.Context, ars string, limit int) ([]Application, error) {
+	rows, err := queue(ctx, s.db.Read(), ars, Review, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Application, 0, len(rows))
+	for _, r := range rows {
+		a, err := s.load(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -1,0 +1,148 @@
+// Package parking is the Fachverfahren Bewohnerparken: a resident applies
+// online for a Bewohnerparkausweis (residential parking permit, § 45 Abs. 1b
+// Satz 1 Nr. 2a StVO), the application is checked against the registers of
+// other offices, decided automatically where the municipality allows it
+// (§ 35a VwVfG) or by a clerk, paid, and issued as a signed permit that
+// enforcement can look up by plate.
+//
+// It is the first feature folder on the platform core and the blueprint for
+// later ones: it owns its domain types, its state machine, its SQL and its
+// HTTP handlers, and uses the platform (store, jobs, web, geo, registers,
+// documents, payment) through their small interfaces.
+//
+// The way of one application:
+//
+//	received ─job─▶ checking ─▶ approved ─▶ awaiting_payment ─paid─▶ issued
+//	                    │           ▲                │
+//	                    └▶ review ──┤                └─timeout/abandon─▶ approved (pay again)
+//	                                └─▶ rejected
+//
+// Every transition is stored with time and actor (parking_events). Checks
+// run as a job enqueued in the same transaction as the application, so an
+// acknowledged application is never lost; a register that does not answer
+// leaves the application in "checking" and the job retries with backoff —
+// nothing is decided on missing data.
+//
+// Not here yet (see the issue notes): renewals and changes, reminders,
+// document uploads, the storage-limitation job.
+package parking
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where an application stands.
+type Status string
+
+const (
+	Received        Status = "received"         // stored and acknowledged; checks are enqueued
+	Checking        Status = "checking"         // the registers are being asked
+	Review          Status = "review"           // waits for a clerk (automation off, a check failed, a declaration to review)
+	Approved        Status = "approved"         // decided positively; the fee is due
+	AwaitingPayment Status = "awaiting_payment" // the citizen was sent to the payment provider
+	Issued          Status = "issued"           // paid; the permit exists
+	Rejected        Status = "rejected"         // decided negatively, with reasons
+	Withdrawn       Status = "withdrawn"        // withdrawn by the citizen
+)
+
+// transitions is the state machine: from → allowed targets.
+var transitions = map[Status][]Status{
+	Received:        {Checking, Withdrawn},
+	Checking:        {Approved, Review, Withdrawn},
+	Review:          {Approved, Rejected, Withdrawn},
+	Approved:        {AwaitingPayment, Issued, Withdrawn},
+	AwaitingPayment: {Issued, Approved, Withdrawn},
+}
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// label is how the status page names a status.
+var labels = map[Status]string{
+	Received:        "Eingegangen",
+	Checking:        "In Prüfung",
+	Review:          "Wird von der Sachbearbeitung geprüft",
+	Approved:        "Bewilligt – Gebühr offen",
+	AwaitingPayment: "Zahlung begonnen",
+	Issued:          "Ausgestellt",
+	Rejected:        "Abgelehnt",
+	Withdrawn:       "Zurückgezogen",
+}
+
+// Label returns the German name of a status.
+func (s Status) Label() string {
+	if l, ok := labels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+// Relation is how the applicant has the vehicle at their disposal.
+type Relation string
+
+const (
+	Holder     Relation = "holder"      // Halter
+	CompanyCar Relation = "company_car" // Firmenwagen: employer's confirmation needed
+	Borrowed   Relation = "borrowed"    // Überlassungserklärung of the holder needed
+	CarSharing Relation = "car_sharing" // car-sharing contract needed
+)
+
+// Event is one stored transition of an application.
+type Event struct {
+	Seq  int
+	At   time.Time
+	By   string
+	From Status
+	To   Status
+	Note string
+}
+
+// Application is one application as the service sees it.
+type Application struct {
+	ID             string
+	Municipality   string
+	Reference      string // Aktenzeichen
+	Status         Status
+	AppliedOn      time.Time
+	Form           Form
+	Plate          string
+	ZoneID         string
+	DurationMonths int
+	FeeCents       *int64
+	Outcome        *Decision
+	Kassenzeichen  string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Events         []Event
+	Permit         *Permit
+}
+
+// Permit is an issued Bewohnerparkausweis.
+type Permit struct {
+	Number       string
+	Municipality string
+	Plate        string
+	ZoneID       string
+	ValidFrom    time.Time
+	ValidUntil   time.Time // inclusive
+	Status       string    // active, revoked
+	Token        string    // signed QR token
+	IssuedAt     time.Time
+}
+
+// FormatCents formats an amount as German currency: "20,40 €".
+func FormatCents(c int64) string {
+	sign := ""
+	if c < 0 {
+		sign, c = "-", -c
+	}
+	return fmt.Sprintf("%s%d,%02d €", sign, c/100, c%100)
+}

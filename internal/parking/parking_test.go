@@ -1,0 +1,459 @@
+package parking_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"crypto/ecdsa"
+	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/documents"
+	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/parking"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/payment"
+	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/store/storetest"
+	"opencode.de/rathaus/rathaus/internal/tenant"
+)
+
+// fixture is a complete parking service on a fresh database: Berlin's real
+// zones, the addresses of the first demo residents, demo registers, a test
+// payment provider whose callbacks the test signs itself.
+type fixture struct {
+	db      *store.DB
+	svc     *parking.Service
+	regs    *registers.Demo
+	secret  []byte
+	signer  *documents.Signer
+	ctx     context.Context
+	byExp   map[string]registers.DemoResident
+	paySeen []payment.Payment
+}
+
+var (
+	demoOnce sync.Once
+	demoRegs *registers.Demo
+	allAddrs []geo.Address
+)
+
+func population(t *testing.T) *registers.Demo {
+	demoOnce.Do(func() {
+		var err error
+		allAddrs, err = demo.AddressesInZones()
+		if err != nil {
+			t.Fatal(err)
+		}
+		demoRegs = registers.NewDemo(2026, allAddrs)
+	})
+	return registers.NewDemo(2026, allAddrs)
+}
+
+// recordingProvider is the test provider's signature scheme without its
+// HTTP round trip: the test plays the provider's server.
+type recordingProvider struct {
+	secret []byte
+	mu     sync.Mutex
+	starts []payment.Payment
+}
+
+func (p *recordingProvider) Name() string { return "testzahlung" }
+func (p *recordingProvider) Start(ctx context.Context, pay payment.Payment) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.starts = append(p.starts, pay)
+	return "https://zahlung.example/" + pay.ID, nil
+}
+func (p *recordingProvider) Verify(h http.Header, body []byte, now time.Time) (payment.Event, error) {
+	if err := payment.VerifySignature(p.secret, h.Get(payment.SignatureHeader), body, now); err != nil {
+		return payment.Event{}, err
+	}
+	return payment.DecodeEvent(body)
+}
+func (p *recordingProvider) last() payment.Payment {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts[len(p.starts)-1]
+}
+
+func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	if _, err := jobs.Migrate(ctx, db, logger); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Transact(ctx, func(tx *sql.Tx) error { return tenant.Ensure(ctx, tx, demo.Berlin) }); err != nil {
+		t.Fatal(err)
+	}
+	regs := population(t)
+	geoSvc := geo.NewService(db, nil, logger)
+	geoSvc.RefreshInterval = 0
+	if _, err := geoSvc.ImportZones(ctx, demo.Berlin.ARS, bytes.NewReader(demo.Zones()), "test", demo.ZonesValidFrom); err != nil {
+		t.Fatal(err)
+	}
+	configs, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := documents.GenerateKey()
+	signer, _ := documents.NewSigner(key, documents.KeyID(&key.PublicKey))
+	verifier, _ := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &key.PublicKey})
+	prov := &recordingProvider{secret: []byte("test-secret")}
+	svc, err := parking.NewService(ctx, parking.Options{DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier,
+		Payments: prov, Logger: logger, BaseURL: "http://rathaus.test", Demo: true,
+		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := river.NewWorkers()
+	geoSvc.Register(w)
+	svc.Register(w)
+	client, err := jobs.New(db, w, logger, jobs.Options{PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	geoSvc.SetJobs(client)
+	svc.SetJobs(client)
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		client.Stop(c)
+	})
+	// The address register: the addresses of the first 60 demo residents.
+	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	cw.Write([]string{"street", "housenumber", "postcode", "lon", "lat"})
+	for i, r := range regs.Residents() {
+		if i >= 60 {
+			break
+		}
+		if _, ok := f.byExp[r.Expect]; !ok {
+			f.byExp[r.Expect] = r
+		}
+		a := r.Address
+		cw.Write([]string{a.Street, a.HouseNumber, a.Postcode, fmt.Sprint(a.Point.Lon), fmt.Sprint(a.Point.Lat)})
+	}
+	cw.Flush()
+	id, err := geoSvc.EnqueueAddressImport(ctx, demo.Berlin.ARS, buf.Bytes(), "test.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Wait(ctx, geoSvc, id, func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	return f, prov
+}
+
+func (f *fixture) form(r registers.DemoResident) parking.Form {
+	return parking.Form{
+		GivenNames: r.Person.GivenNames, FamilyName: r.Person.FamilyName, BirthDate: r.Person.BirthDate.Format("2006-01-02"),
+		Address: r.Address.Street + " " + r.Address.HouseNumber + ", " + r.Address.Postcode, Plate: r.Vehicles[0].Plate.String(),
+		Relation: parking.Holder, DurationMonths: 24, NoOwnSpace: true, Email: "test@example.org", Truthful: true,
+	}
+}
+
+// wait polls the application until cond holds.
+func (f *fixture) wait(t *testing.T, ref, code string, cond func(parking.Application) bool) parking.Application {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a, err := f.svc.Get(f.ctx, ref, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(a) {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("application %s stuck in %s: %+v", ref, a.Status, a.Outcome)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (f *fixture) callback(t *testing.T, eventID, paymentID string, outcome payment.Outcome, amount int64, at time.Time) error {
+	t.Helper()
+	body, _ := json.Marshal(payment.Event{ID: eventID, PaymentID: paymentID, Outcome: outcome, Amount: amount, At: at})
+	h := http.Header{}
+	h.Set(payment.SignatureHeader, payment.Sign(f.secret, body, at))
+	return f.svc.HandleCallback(f.ctx, "testzahlung", h, body)
+}
+
+func TestEligibleResidentGetsPermit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		r, ok := f.byExp[registers.ExpectEligible]
+		if !ok {
+			t.Fatal("no eligible resident among the first 60")
+		}
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Created || rec.Reference == "" || len(rec.AccessCode) != 10 {
+			t.Fatalf("receipt %+v", rec)
+		}
+		// A retried submit with the same key returns the same application.
+		again, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "key-1")
+		if err != nil || again.Reference != rec.Reference || again.Created || again.AccessCode != rec.AccessCode {
+			t.Fatalf("retry = %+v, %v; want the same application", again, err)
+		}
+		other := f.form(r)
+		other.DurationMonths = 24
+		other.Email = "anders@example.org"
+		if _, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, other, "key-1"); !errs.Is(err, errs.Conflict) {
+			t.Errorf("same key, other body = %v, want Conflict", err)
+		}
+		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
+		if a.Status != parking.Approved || a.Outcome == nil || !a.Outcome.Automatic || a.FeeCents == nil || *a.FeeCents != 2040 {
+			t.Fatalf("after checks: %s, outcome %+v, fee %v; want automatically approved at 20,40 €", a.Status, a.Outcome, a.FeeCents)
+		}
+		for _, res := range a.Outcome.Results {
+			if res.Source == "" || res.Rule == "" {
+				t.Errorf("rule result without rule or source: %+v", res)
+			}
+		}
+		if _, err := f.svc.Get(f.ctx, rec.Reference, "WRONGCODE1"); !errs.Is(err, errs.NotFound) {
+			t.Errorf("wrong access code = %v, want NotFound", err)
+		}
+
+		url, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode)
+		if err != nil || !strings.HasPrefix(url, "https://zahlung.example/") {
+			t.Fatalf("StartPayment = %q, %v", url, err)
+		}
+		pay := prov.last()
+		now := time.Now()
+		// Forged and stale callbacks change nothing.
+		body, _ := json.Marshal(payment.Event{ID: "evt_forged", PaymentID: pay.ID, Outcome: payment.Paid, Amount: pay.AmountCents, At: now})
+		h := http.Header{}
+		h.Set(payment.SignatureHeader, payment.Sign([]byte("wrong"), body, now))
+		if err := f.svc.HandleCallback(f.ctx, "testzahlung", h, body); !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("forged callback = %v, want Unauthenticated", err)
+		}
+		if err := f.callback(t, "evt_old", pay.ID, payment.Paid, pay.AmountCents, now.Add(-10*time.Minute)); !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("stale callback = %v, want Unauthenticated", err)
+		}
+		if err := f.callback(t, "evt_amount", pay.ID, payment.Paid, 1, now); err == nil {
+			t.Error("callback with a wrong amount accepted")
+		}
+		if err := f.callback(t, "evt_unknown", "pay_unknown", payment.Paid, 2040, now); err != nil {
+			t.Errorf("callback for an unknown payment = %v, want accepted and ignored", err)
+		}
+		if a, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode); a.Status != parking.AwaitingPayment || a.Permit != nil {
+			t.Fatalf("after bad callbacks: %s, permit %v", a.Status, a.Permit)
+		}
+		if err := f.callback(t, "evt_paid", pay.ID, payment.Paid, pay.AmountCents, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.callback(t, "evt_paid", pay.ID, payment.Paid, pay.AmountCents, now); err != nil {
+			t.Errorf("replayed callback = %v, want accepted and ignored", err)
+		}
+		a, _ = f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		if a.Status != parking.Issued || a.Permit == nil {
+			t.Fatalf("after payment: %s, permit %v", a.Status, a.Permit)
+		}
+		p := a.Permit
+		if p.Plate != r.Vehicles[0].Plate.String() || !p.ValidUntil.Equal(p.ValidFrom.AddDate(0, 24, -1)) {
+			t.Errorf("permit %+v", p)
+		}
+		var statuses []parking.Status
+		for _, e := range a.Events {
+			statuses = append(statuses, e.To)
+		}
+		want := []parking.Status{parking.Received, parking.Checking, parking.Approved, parking.AwaitingPayment, parking.Issued}
+		if fmt.Sprint(statuses) != fmt.Sprint(want) {
+			t.Errorf("history %v, want %v", statuses, want)
+		}
+		// The QR token verifies, and the PDF renders.
+		v := f.svc.Verify(f.ctx, p.Token)
+		if !v.Valid || v.Claims.Plate != p.Plate {
+			t.Errorf("Verify = %+v", v)
+		}
+		if v := f.svc.Verify(f.ctx, p.Token[:len(p.Token)-3]+"AAA"); v.Valid {
+			t.Error("a tampered token verified")
+		}
+		var pdf bytes.Buffer
+		if err := f.svc.RenderPermit(&pdf, a); err != nil || !bytes.HasPrefix(pdf.Bytes(), []byte("%PDF-")) {
+			t.Errorf("RenderPermit: %v", err)
+		}
+		// Enforcement sees it: valid in its zone, not in another.
+		key, err := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleEnforcement, "Scan 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := f.svc.Authenticate(f.ctx, "Bearer "+key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans, err := f.svc.Enforce(f.ctx, k, strings.ToLower(p.Plate), strings.Split(p.ZoneID, ",")[0], time.Time{}, "Test")
+		if err != nil || !ans.Valid || ans.ValidUntil != p.ValidUntil.Format("2006-01-02") {
+			t.Errorf("Enforce = %+v, %v", ans, err)
+		}
+		ans, _ = f.svc.Enforce(f.ctx, k, p.Plate, "999", time.Time{}, "Test")
+		if ans.Valid {
+			t.Error("permit valid in a zone it is not for")
+		}
+		if _, err := f.svc.Enforce(f.ctx, k, p.Plate, "", time.Time{}, ""); !errs.Is(err, errs.Invalid) {
+			t.Errorf("lookup without purpose = %v, want Invalid", err)
+		}
+		var logged int
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM enforcement_lookups").Scan(&logged)
+		if logged != 2 {
+			t.Errorf("enforcement lookups logged = %d, want 2", logged)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, "Bearer "+key+"x"); !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("wrong secret = %v", err)
+		}
+	}, sets...)
+}
+
+func TestReviewAndClerkDecision(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		r, ok := f.byExp[registers.ExpectBlocked]
+		if !ok {
+			t.Fatal("no blocked resident among the first 60")
+		}
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		if a.Outcome == nil || a.Outcome.Automatic {
+			t.Fatalf("blocked entry decided automatically: %+v", a.Outcome)
+		}
+		queue, err := f.svc.Queue(f.ctx, demo.Berlin.ARS, 10)
+		if err != nil || len(queue) != 1 || queue[0].Reference != rec.Reference {
+			t.Fatalf("queue = %v, %v", queue, err)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, false, "", "clerk:test"); !errs.Is(err, errs.Invalid) {
+			t.Errorf("rejection without reasons = %v, want Invalid", err)
+		}
+		if _, err := f.svc.Decide(f.ctx, "051110000000", rec.Reference, true, "", "clerk:other"); !errs.Is(err, errs.NotFound) {
+			t.Errorf("decision by another municipality = %v, want NotFound", err)
+		}
+		// Two clerks decide at once: exactly one wins.
+		var wg sync.WaitGroup
+		results := make([]error, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, i == 0, "Geprüft", fmt.Sprintf("clerk:%d", i))
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range results {
+			switch {
+			case err == nil:
+				wins++
+			case !errs.Is(err, errs.Conflict):
+				t.Errorf("losing decision = %v, want Conflict", err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d decisions won, want exactly 1", wins)
+		}
+	}, sets...)
+}
+
+func TestInvalidFormNamesEveryField(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		_, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, parking.Form{GivenNames: "Anna1", BirthDate: "31.02.1990", Address: "Nirgendwostraße 1",
+			Plate: "XX-1234", Relation: "stolen", DurationMonths: 7, Email: "kein-mail"}, "")
+		if !errs.Is(err, errs.Invalid) {
+			t.Fatalf("Submit = %v, want Invalid", err)
+		}
+		msg := err.Error()
+		for _, field := range []string{"given_names", "family_name", "birth_date", "address", "plate", "relation", "duration_months", "email", "truthful"} {
+			if !strings.Contains(msg, field+":") {
+				t.Errorf("error does not name %s: %s", field, msg)
+			}
+		}
+		var n int
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM parking_applications").Scan(&n)
+		if n != 0 {
+			t.Errorf("%d applications stored after a rejected submit", n)
+		}
+	}, sets...)
+}
+
+func TestUnavailableRegisterDelaysButDoesNotDecide(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		r := f.byExp[registers.ExpectEligible]
+		f.regs.SetUnavailable(registers.RegisterResidence, time.Now().Add(600*time.Millisecond))
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		a, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		if a.Status != parking.Received && a.Status != parking.Checking {
+			t.Fatalf("with the register down: %s, want still in checks", a.Status)
+		}
+		if a.Outcome != nil {
+			t.Fatalf("decided on missing data: %+v", a.Outcome)
+		}
+		// River retries with backoff (first retry after ~1 s, then longer):
+		// the application is decided once the register answers again.
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Approved })
+	}, sets...)
+}
+
+func TestOverlappingPermitsRefusedByDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		_ = f
+		ctx := context.Background()
+		now := time.Now().UTC()
+		insertApp := func(id string) {
+			storetest.Exec(t, db, `INSERT INTO parking_applications (id, municipality, reference, access_code_hash, request_hash, status, applied_on, data, plate, person_hash, duration_months, created_at, updated_at)
+				VALUES ($1, '110000000000', $2, 'x', 'x', 'issued', '2026-01-01', '{}', 'B-AB 1', 'p', 12, $3, $3)`, id, "REF-"+id, now)
+		}
+		insertPermit := func(app, number, from, until string) error {
+			_, err := db.Write().ExecContext(ctx, `INSERT INTO parking_permits (number, application_id, municipality, plate, zone_id, valid_from, valid_until, status, token, issued_at)
+				VALUES ($1, $2, '110000000000', 'B-AB 1', '29', $3, $4, 'active', 't', $5)`, number, app, from, until, now)
+			return err
+		}
+		for _, id := range []string{"a1", "a2", "a3"} {
+			insertApp(id)
+		}
+		if err := insertPermit("a1", "P1", "2026-01-01", "2026-12-31"); err != nil {
+			t.Fatal(err)
+		}
+		if err := insertPermit("a2", "P2", "2026-12-31", "2027-12-30"); err == nil {
+			t.Error("overlapping permit (one shared day) accepted")
+		}
+		if err := insertPermit("a3", "P3", "2027-01-01", "2027-12-31"); err != nil {
+			t.Errorf("adjacent permit refused: %v", err)
+		}
+	}, sets...)
+}
+
+var _ = io.Discard
+
+// sets is the schema the parking feature needs, in dependency order.
+var sets = []store.MigrationSet{tenant.Migrations, geo.Migrations, parking.Migrations}

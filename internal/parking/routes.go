@@ -1,0 +1,61 @@
+package parking
+
+import (
+	"embed"
+	"net/http"
+
+	"opencode.de/rathaus/rathaus/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// Handler serves the parking feature over HTTP.
+type Handler struct {
+	svc   *Service
+	pages *web.Templates
+	// DefaultMunicipality is the ARS of the citizen pages (one municipality
+	// per installation's public pages for now).
+	DefaultMunicipality string
+}
+
+// NewHandler parses the feature's templates.
+func NewHandler(svc *Service, assets *web.Assets) (*Handler, error) {
+	pages, err := web.NewTemplates(assets, templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{svc: svc, pages: pages}, nil
+}
+
+// Pages exposes the templates (the demo sets the site name on them).
+func (h *Handler) Pages() *web.Templates { return h.pages }
+
+// Mux is where routes are registered.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Routes registers every route of the parking feature.
+func (h *Handler) Routes(mux Mux) {
+	// Citizens. Pages with personal data are not cached (web.Templates
+	// renders no-store by default).
+	mux.Handle("GET /bewohnerparken", h.pages.Page(h.startPage))
+	mux.Handle("GET /bewohnerparken/antrag", h.pages.Page(h.formPage))
+	mux.Handle("POST /bewohnerparken/antrag", h.pages.Page(h.formPost))
+	mux.Handle("GET /bewohnerparken/status/{reference}", h.pages.Page(h.statusPage))
+	mux.Handle("POST /bewohnerparken/status/{reference}", h.pages.Page(h.statusPost))
+	mux.Handle("POST /bewohnerparken/status/{reference}/bezahlen", h.pages.Page(h.payPost))
+	mux.Handle("GET /bewohnerparken/status/{reference}/ausweis.pdf", h.pages.Page(h.permitPDF))
+	mux.Handle("GET /pruefen/{token}", h.pages.Page(h.verifyPage))
+
+	// Programs.
+	mux.Handle("POST /api/v1/municipalities/{ars}/parking/applications", web.API(h.apiSubmit))
+	mux.Handle("GET /api/v1/parking/applications/{reference}", web.API(h.apiGet))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/payment", web.API(h.apiStartPayment))
+	mux.Handle("POST /api/v1/payments/{provider}/callback", web.API(h.apiPaymentCallback))
+	mux.Handle("GET /api/v1/enforcement/permits", web.API(h.apiEnforcement))
+	mux.Handle("GET /api/v1/municipalities/{ars}/parking/queue", web.API(h.apiQueue))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/decision", web.API(h.apiDecide))
+	mux.Handle("GET /api/v1/municipalities/{ars}/parking/keys", web.API(h.apiKeys))
+}

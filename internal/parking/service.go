@@ -1,0 +1,398 @@
+package parking
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"opencode.de/rathaus/rathaus/internal/documents"
+	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/payment"
+	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/store"
+)
+
+// Registers are the offices the service asks.
+type Registers struct {
+	Residence registers.Residence
+	Vehicles  registers.Vehicles
+	Treasury  registers.Treasury
+}
+
+// Service runs the Fachverfahren.
+type Service struct {
+	db        *store.DB
+	jobs      *jobs.Client
+	geo       *geo.Service
+	registers Registers
+	configs   map[string]*rules.Config // by ARS
+	signer    *documents.Signer
+	verifier  *documents.Verifier
+	payments  payment.Provider
+	logger    *slog.Logger
+	now       func() time.Time
+
+	// BaseURL is how citizens reach this server (links in permits, payment
+	// return and callback URLs).
+	BaseURL string
+	// Authority names the issuing authority on permits, by ARS.
+	Authority map[string]string
+	// Demo marks permits as specimens ("MUSTER") and enables the demo pages.
+	Demo bool
+	// PaymentTimeout releases an application whose payment never completes.
+	PaymentTimeout time.Duration
+
+	hmacKey []byte   // installation secret for access codes and person hashes
+	limiter *limiter // enforcement lookups per API key
+}
+
+// Options wires a Service.
+type Options struct {
+	DB        *store.DB
+	Geo       *geo.Service
+	Registers Registers
+	Configs   map[string]*rules.Config
+	Signer    *documents.Signer
+	Verifier  *documents.Verifier
+	Payments  payment.Provider
+	Logger    *slog.Logger
+	BaseURL   string
+	Demo      bool
+}
+
+// NewService returns a Service; SetJobs must be called before use.
+func NewService(ctx context.Context, o Options) (*Service, error) {
+	key, err := secret(ctx, o.DB, "parking-hmac")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
+		payments: o.Payments, logger: o.Logger, now: time.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
+		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{},
+		limiter: &limiter{Rate: 1000, Burst: 2000}}, nil
+}
+
+// SetJobs sets the job client (the client runs this service's workers).
+func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
+
+// Register adds the service's workers.
+func (s *Service) Register(w *river.Workers) {
+	river.AddWorker(w, &checkWorker{s: s})
+	river.AddWorker(w, &paymentTimeoutWorker{s: s})
+}
+
+// berlin is the time zone legal dates are counted in.
+var berlin = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return loc
+}()
+
+// today is the legal date now, as UTC midnight.
+func (s *Service) today() time.Time {
+	y, m, d := s.now().In(berlin).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (s *Service) config(ars string) (*rules.Config, error) {
+	c, ok := s.configs[ars]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "Die Kommune %s bietet den Bewohnerparkausweis hier nicht an.", ars)
+	}
+	return c, nil
+}
+
+// Offer is what a municipality offers today: for the start page.
+type Offer struct {
+	Municipality string
+	ARS          string
+	Rules        *rules.RuleSet
+	Fees         *rules.FeeSchedule
+}
+
+// Offer returns the rules and fees in force today.
+func (s *Service) Offer(ars string) (Offer, error) {
+	c, err := s.config(ars)
+	if err != nil {
+		return Offer{}, err
+	}
+	rs, err := c.RulesAt(s.today())
+	if err != nil {
+		return Offer{}, err
+	}
+	fs, err := c.FeesAt(s.today())
+	if err != nil {
+		return Offer{}, err
+	}
+	return Offer{Municipality: c.Municipality, ARS: ars, Rules: rs, Fees: fs}, nil
+}
+
+// Receipt is what the citizen gets right after submitting.
+type Receipt struct {
+	Reference  string
+	AccessCode string
+	Status     Status
+	Created    bool // false when an idempotent retry found the earlier application
+}
+
+// Submit validates and stores an application and enqueues its checks, in
+// one transaction. idempotencyKey (the API's Idempotency-Key header, the
+// form's hidden field) makes a retried or double-clicked submit return the
+// same application; the same key with another request is a Conflict.
+func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey string) (Receipt, error) {
+	if len(idempotencyKey) > 200 {
+		return Receipt{}, errs.Field("Idempotency-Key", "Der Schlüssel ist zu lang (höchstens 200 Zeichen).")
+	}
+	today := s.today()
+	v, stored, err := s.resolve(ctx, ars, f, today)
+	if err != nil {
+		return Receipt{}, err
+	}
+	zoneIDs := stored.ZoneIDs
+	data := mustJSON(stored)
+	reqHash := sha256.Sum256(append([]byte(ars+"\x00"), data...))
+
+	now := s.now().UTC()
+	var b [10]byte
+	rand.Read(b[:])
+	row := appRow{
+		ID:             "app_" + hex.EncodeToString(b[:]),
+		Municipality:   ars,
+		Reference:      newReference(today),
+		RequestHash:    hex.EncodeToString(reqHash[:]),
+		Status:         Received,
+		AppliedOn:      today,
+		Data:           string(data),
+		Plate:          v.Plate,
+		PersonHash:     s.personHash(v.GivenNames, v.FamilyName, v.birth),
+		ZoneID:         strings.Join(zoneIDs, ","),
+		DurationMonths: v.DurationMonths,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	code := s.accessCode(row.ID)
+	row.AccessCodeHash = hashCode(code)
+	if idempotencyKey != "" {
+		row.IdempotencyKey = sql.NullString{String: idempotencyKey, Valid: true}
+	}
+	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+		if idempotencyKey != "" {
+			prev, err := appByIdempotencyKey(ctx, tx, ars, idempotencyKey)
+			if err == nil {
+				row = prev
+				return errReplay
+			}
+			if !errs.Is(err, errs.NotFound) {
+				return err
+			}
+		}
+		if err := insertApplication(ctx, tx, row); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, row.ID, "", Received, "citizen", "", now); err != nil {
+			return err
+		}
+		_, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil)
+		return err
+	})
+	if errors.Is(err, errReplay) {
+		if row.RequestHash != hex.EncodeToString(reqHash[:]) {
+			return Receipt{}, errs.E(errs.Conflict, "Dieser Idempotency-Key wurde schon für einen anderen Antrag verwendet.")
+		}
+		return Receipt{Reference: row.Reference, AccessCode: s.accessCode(row.ID), Status: row.Status}, nil
+	}
+	if err != nil && idempotencyKey != "" && isUniqueViolation(err) {
+		// Two identical submits raced; the other one won. Answer with it.
+		return s.Submit(ctx, ars, f, idempotencyKey)
+	}
+	if err != nil {
+		return Receipt{}, err
+	}
+	s.logger.Info("parking application received", "reference", row.Reference, "ars", ars)
+	return Receipt{Reference: row.Reference, AccessCode: code, Status: Received, Created: true}, nil
+}
+
+var errReplay = errors.New("idempotent replay")
+
+// Check validates a form as Submit would, without storing anything, and
+// completes f's address with the register's spelling (for the summary).
+func (s *Service) Check(ctx context.Context, ars string, f *Form) error {
+	v, _, err := s.resolve(ctx, ars, *f, s.today())
+	if err != nil {
+		return err
+	}
+	f.Address, f.Plate = v.Address, v.Plate
+	return nil
+}
+
+// resolve validates the form against the rules in force and resolves the
+// address against the register: it must be known, unambiguous and in a
+// zone — telling the citizen now saves an application that cannot succeed.
+func (s *Service) resolve(ctx context.Context, ars string, f Form, today time.Time) (validated, storedForm, error) {
+	c, err := s.config(ars)
+	if err != nil {
+		return validated{}, storedForm{}, err
+	}
+	rs, err := c.RulesAt(today)
+	if err != nil {
+		return validated{}, storedForm{}, err
+	}
+	v, verr := validate(f, rs, today)
+	if v.Address == "" {
+		return v, storedForm{}, verr
+	}
+	res, err := s.geo.LookupAddress(ctx, ars, v.Address)
+	if errs.Is(err, errs.Invalid) {
+		return v, storedForm{}, errors.Join(verr, errs.Field("address", "%s", errs.MessageOf(err)))
+	}
+	if err != nil {
+		return v, storedForm{}, err
+	}
+	var addr geo.Address
+	ok := res.Found != nil
+	if ok {
+		addr = *res.Found
+	}
+	var aerr error
+	switch {
+	case !ok && len(res.Match.Addresses) > 1:
+		var labels []string
+		for _, a := range res.Match.Addresses {
+			labels = append(labels, geo.Label(a, ""))
+		}
+		aerr = errs.Field("address", "Die Adresse ist mehrdeutig. Bitte geben Sie die Postleitzahl an: %s.", strings.Join(labels, "; "))
+	case !ok:
+		msg := "Diese Adresse ist uns nicht bekannt. Bitte prüfen Sie Straße und Hausnummer."
+		if len(res.Match.Suggestions) > 0 {
+			msg += " Meinten Sie: " + geo.Label(res.Match.Suggestions[0], "") + "?"
+		}
+		aerr = errs.Field("address", "%s", msg)
+	case len(res.Zones) == 0:
+		aerr = errs.Field("address", "%s liegt in keiner Bewohnerparkzone; dort kann kein Bewohnerparkausweis ausgestellt werden.", geo.Label(addr, ""))
+	}
+	if err := errors.Join(verr, aerr); err != nil {
+		return v, storedForm{}, err
+	}
+	v.Address = geo.Label(addr, "")
+	var zoneIDs []string
+	for _, z := range res.Zones {
+		zoneIDs = append(zoneIDs, z.ID)
+	}
+	return v, storedForm{Form: v.Form, Street: addr.Street, HouseNumber: addr.HouseNumber, Postcode: addr.Postcode, ZoneIDs: zoneIDs}, nil
+}
+
+func isUniqueViolation(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
+
+// storedForm is the form as stored: validated and with the matched address.
+type storedForm struct {
+	Form
+	Street      string   `json:"street"`
+	HouseNumber string   `json:"house_number"`
+	Postcode    string   `json:"postcode"`
+	ZoneIDs     []string `json:"zone_ids"`
+}
+
+// crockford is Crockford's base32 alphabet: no I, L, O, U — easy to read
+// aloud and type.
+var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// newReference returns an Aktenzeichen like "BP-2026-7KQ4M2XD": random, so
+// that it reveals nothing about volumes and cannot be guessed.
+func newReference(day time.Time) string {
+	var b [5]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("BP-%d-%s", day.Year(), crockford.EncodeToString(b[:]))
+}
+
+// accessCode derives the status-page code of an application (10 base32
+// characters, 50 bits) from the installation secret, so that an idempotent
+// retry can show it again without it being stored.
+func (s *Service) accessCode(id string) string {
+	m := hmac.New(sha256.New, s.hmacKey)
+	m.Write([]byte("access-code\x00" + id))
+	return crockford.EncodeToString(m.Sum(nil))[:10]
+}
+
+func hashCode(code string) string {
+	h := sha256.Sum256([]byte(normaliseCode(code)))
+	return hex.EncodeToString(h[:])
+}
+
+// normaliseCode accepts what people type: lower case, spaces, hyphens, and
+// the letters Crockford maps to digits.
+func normaliseCode(c string) string {
+	c = strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(c))
+	return strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(c)
+}
+
+// personHash identifies a person across applications without a person
+// table: keyed hash of the normalised name and birth date.
+func (s *Service) personHash(given, family string, birth time.Time) string {
+	m := hmac.New(sha256.New, s.hmacKey)
+	fmt.Fprintf(m, "person\x00%s\x00%s\x00%s", registers.NormalizeName(given), registers.NormalizeName(family), birth.Format(dateLayout))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Get returns an application for the citizen who holds its access code.
+// A wrong code answers NotFound, exactly like an unknown reference, so the
+// answer does not tell which references exist.
+func (s *Service) Get(ctx context.Context, reference, code string) (Application, error) {
+	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", strings.ToUpper(strings.TrimSpace(reference)), false)
+	if err == nil && !hmac.Equal([]byte(row.AccessCodeHash), []byte(hashCode(code))) {
+		err = errs.E(errs.NotFound, "Antrag nicht gefunden.")
+	}
+	if err != nil {
+		return Application{}, errs.E(errs.NotFound, "Zu diesem Aktenzeichen und Zugangscode gibt es keinen Antrag.")
+	}
+	return s.load(ctx, row)
+}
+
+// load completes an application row with its history and permit.
+func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
+	var sf storedForm
+	if err := json.Unmarshal([]byte(row.Data), &sf); err != nil {
+		return Application{}, fmt.Errorf("decode application %s: %w", row.ID, err)
+	}
+	a := Application{ID: row.ID, Municipality: row.Municipality, Reference: row.Reference, Status: row.Status,
+		AppliedOn: row.AppliedOn, Form: sf.Form, Plate: row.Plate, ZoneID: row.ZoneID, DurationMonths: row.DurationMonths,
+		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+	if row.FeeCents.Valid {
+		f := row.FeeCents.Int64
+		a.FeeCents = &f
+	}
+	if row.Outcome != "" {
+		var d Decision
+		if err := json.Unmarshal([]byte(row.Outcome), &d); err != nil {
+			return a, fmt.Errorf("decode outcome of %s: %w", row.ID, err)
+		}
+		a.Outcome = &d
+	}
+	var err error
+	if a.Events, err = events(ctx, s.db.Read(), row.ID); err != nil {
+		return a, err
+	}
+	if a.Permit, err = permitOfApplication(ctx, s.db.Read(), row.ID); err != nil {
+		return a, err
+	}
+	return a, nil
+}
