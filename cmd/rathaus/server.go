@@ -118,10 +118,12 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		}
 	}
 	registrars := []func(*river.Workers){svc.Register}
+	var periodic []*river.PeriodicJob
 	if park != nil {
 		registrars = append(registrars, park.svc.Register)
+		periodic = append(periodic, park.svc.PeriodicJobs()...)
 	}
-	jobClient, err := startJobs(ctx, db, logger, cfg.JobWorkers, registrars...)
+	jobClient, err := startJobs(ctx, db, logger, cfg.JobWorkers, periodic, registrars...)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,9 @@ type Options struct {
 	PollInterval time.Duration
 	// InsertOnly builds a client that can enqueue but does not work jobs.
 	InsertOnly bool
+	// Periodic are jobs River enqueues on a schedule (only the elected
+	// leader among the replicas enqueues them).
+	Periodic []*river.PeriodicJob
 }
 
 func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
@@ -84,6 +87,7 @@ func New(db *store.DB, workers *river.Workers, logger *slog.Logger, opts Options
 		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxWorkers}}
+		cfg.PeriodicJobs = opts.Periodic
 	}
 	rc, err := river.NewClient(driver(db), cfg)
 	if err != nil {

@@ -44,6 +44,25 @@ type fixture struct {
 	ctx     context.Context
 	byExp   map[string]registers.DemoResident
 	paySeen []payment.Payment
+	clock   *testClock
+}
+
+// testClock is the service's clock: real time plus an offset the test sets.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 var (
@@ -115,8 +134,9 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 	signer, _ := documents.NewSigner(key, documents.KeyID(&key.PublicKey))
 	verifier, _ := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &key.PublicKey})
 	prov := &recordingProvider{secret: []byte("test-secret")}
+	clock := &testClock{}
 	svc, err := parking.NewService(ctx, parking.Options{DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier,
-		Payments: prov, Logger: logger, BaseURL: "http://rathaus.test", Demo: true,
+		Payments: prov, Logger: logger, BaseURL: "http://rathaus.test", Demo: true, Now: clock.Now,
 		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +159,7 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 		client.Stop(c)
 	})
 	// The address register: the addresses of the first 60 demo residents.
-	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}}
+	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}, clock: clock}
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	cw.Write([]string{"street", "housenumber", "postcode", "lon", "lat"})
@@ -457,3 +477,120 @@ var _ = io.Discard
 
 // sets is the schema the parking feature needs, in dependency order.
 var sets = []store.MigrationSet{tenant.Migrations, geo.Migrations, parking.Migrations}
+
+// issue takes an eligible resident's application through checks and payment.
+func (f *fixture) issue(t *testing.T, r registers.DemoResident, prov *recordingProvider) parking.Receipt {
+	t.Helper()
+	rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
+	if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
+		t.Fatal(err)
+	}
+	pay := prov.last()
+	if err := f.callback(t, "evt_"+pay.ID, pay.ID, payment.Paid, pay.AmountCents, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Issued })
+	return rec
+}
+
+// tableText returns every row of a table as text, for searching personal data.
+func tableText(t *testing.T, db *store.DB, table string) string {
+	t.Helper()
+	rows, err := db.Read().QueryContext(context.Background(), "SELECT * FROM "+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%v\x1f", v)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		eligible, blocked := f.byExp[registers.ExpectEligible], f.byExp[registers.ExpectBlocked]
+		issued := f.issue(t, eligible, prov)
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(blocked), "retention-key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, false, "Abgelehnt für "+blocked.Person.FamilyName, "clerk:t"); err != nil {
+			t.Fatal(err)
+		}
+		secrets := func(r registers.DemoResident) []string {
+			return []string{r.Person.FamilyName, r.Person.GivenNames, r.Vehicles[0].Plate.String(), r.Address.Street + " " + r.Address.HouseNumber}
+		}
+		tables := []string{"parking_applications", "parking_events", "parking_permits", "parking_payments", "payment_events", "enforcement_lookups"}
+		find := func(r registers.DemoResident) []string {
+			var where []string
+			for _, table := range tables {
+				text := tableText(t, db, table)
+				for _, s := range secrets(r) {
+					if strings.Contains(text, s) {
+						where = append(where, table+": "+s)
+					}
+				}
+			}
+			return where
+		}
+		if len(find(blocked)) == 0 || len(find(eligible)) == 0 {
+			t.Fatal("the fixture stored no personal data to begin with: the test would prove nothing")
+		}
+		n, err := f.svc.Anonymise(f.ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("Anonymise right away = %d, %v; want nothing", n, err)
+		}
+		// 25 months later: the refused case is gone, the permit (24 months) still runs + retention.
+		f.clock.advance(25 * 31 * 24 * time.Hour)
+		if n, err = f.svc.Anonymise(f.ctx); err != nil || n != 1 {
+			t.Fatalf("Anonymise after 25 months = %d, %v; want 1", n, err)
+		}
+		if w := find(blocked); len(w) > 0 {
+			t.Errorf("personal data of the refused case left after anonymisation: %v", w)
+		}
+		if len(find(eligible)) == 0 {
+			t.Error("the running permit's case was anonymised too early")
+		}
+		if _, err := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode); !errs.Is(err, errs.NotFound) {
+			t.Errorf("anonymised case still reachable with its access code: %v", err)
+		}
+		f.clock.advance(25 * 31 * 24 * time.Hour)
+		if n, err = f.svc.Anonymise(f.ctx); err != nil || n != 1 {
+			t.Fatalf("Anonymise after the permit's end + 24 months = %d, %v; want 1", n, err)
+		}
+		if w := find(eligible); len(w) > 0 {
+			t.Errorf("personal data of the issued case left: %v", w)
+		}
+		// The statistics survive: both cases still count, by status.
+		var issuedN, rejectedN int
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM parking_applications WHERE status = 'issued'").Scan(&issuedN)
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM parking_applications WHERE status = 'rejected'").Scan(&rejectedN)
+		if issuedN != 1 || rejectedN != 1 {
+			t.Errorf("counts after anonymisation: issued %d, rejected %d; want 1, 1", issuedN, rejectedN)
+		}
+		_ = issued
+	}, sets...)
+}

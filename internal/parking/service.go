@@ -73,6 +73,8 @@ type Options struct {
 	Logger    *slog.Logger
 	BaseURL   string
 	Demo      bool
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
 }
 
 // NewService returns a Service; SetJobs must be called before use.
@@ -81,8 +83,11 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
-		payments: o.Payments, logger: o.Logger, now: time.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
+		payments: o.Payments, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{},
 		limiter: &limiter{Rate: 1000, Burst: 2000}}, nil
 }
@@ -94,6 +99,7 @@ func (s *Service) SetJobs(c *jobs.Client) { s.jobs = c }
 func (s *Service) Register(w *river.Workers) {
 	river.AddWorker(w, &checkWorker{s: s})
 	river.AddWorker(w, &paymentTimeoutWorker{s: s})
+	river.AddWorker(w, &retentionWorker{s: s})
 }
 
 // berlin is the time zone legal dates are counted in.
