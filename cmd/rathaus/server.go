@@ -123,7 +123,7 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		registrars = append(registrars, park.svc.Register)
 		periodic = append(periodic, park.svc.PeriodicJobs()...)
 	}
-	jobClient, err := startJobs(ctx, db, logger, cfg.JobWorkers, periodic, registrars...)
+	jobClient, err := startJobs(ctx, db, logger, &cfg, cfg.JobWorkers, periodic, registrars...)
 	if err != nil {
 		return err
 	}

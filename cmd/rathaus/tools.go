@@ -203,7 +203,7 @@ func runAddressesImport(ctx context.Context, args []string, getenv func(string) 
 	// The import is a job: this process works it (a running server on the
 	// same database may pick it up instead), and follows its progress.
 	svc := geo.NewService(db, nil, logger)
-	client, err := startJobs(ctx, db, logger, 1, nil, svc.Register)
+	client, err := startJobs(ctx, db, logger, cfg, 1, nil, svc.Register)
 	if err != nil {
 		return err
 	}
@@ -227,12 +227,12 @@ func runAddressesImport(ctx context.Context, args []string, getenv func(string) 
 }
 
 // startJobs starts a River client with the workers the features register.
-func startJobs(ctx context.Context, db *store.DB, logger *slog.Logger, workers int, periodic []*river.PeriodicJob, registrars ...func(*river.Workers)) (*jobs.Client, error) {
+func startJobs(ctx context.Context, db *store.DB, logger *slog.Logger, cfg *config.Config, workers int, periodic []*river.PeriodicJob, registrars ...func(*river.Workers)) (*jobs.Client, error) {
 	w := river.NewWorkers()
 	for _, register := range registrars {
 		register(w)
 	}
-	client, err := jobs.New(db, w, logger, jobs.Options{MaxWorkers: workers, PollInterval: 200 * time.Millisecond, Periodic: periodic})
+	client, err := jobs.New(db, w, logger, jobs.Options{MaxWorkers: workers, PollInterval: 200 * time.Millisecond, Periodic: periodic, RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	UnsafeNoDurability bool          // allow a database that may lose commits (tests only)
 	AutoMigrate        bool          // apply migrations at start
 	JobWorkers         int           // background job workers per replica
+	JobRescueAfter     time.Duration // a job "running" this long in a dead process is taken over
 }
 
 // An option binds a flag to an environment variable.
@@ -72,6 +73,7 @@ func Defaults(mode Mode) Config {
 		ShutdownTimeout: 20 * time.Second,
 		AutoMigrate:     true,
 		JobWorkers:      4,
+		JobRescueAfter:  15 * time.Minute,
 	}
 	if mode == Demo || mode == Tool {
 		c.LogFormat = "text"
@@ -158,6 +160,8 @@ func (c *Config) options() []*option {
 		c.JobWorkers = int(workers64)
 		return nil
 	}, wg))
+	s, g = dur(&c.JobRescueAfter)
+	add(o("job-rescue-after", "RATHAUS_JOB_RESCUE_AFTER", "after a crash, jobs left running are taken over after this time", false, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
 	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", false, s, g))
 	return opts
@@ -256,6 +260,9 @@ func (c *Config) Validate(mode Mode) error {
 	}
 	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		p = append(p, "RATHAUS_REQUEST_TIMEOUT und RATHAUS_SHUTDOWN_TIMEOUT müssen positiv sein")
+	}
+	if c.JobRescueAfter < 2*time.Second || c.JobRescueAfter > 24*time.Hour {
+		p = append(p, fmt.Sprintf("RATHAUS_JOB_RESCUE_AFTER %s: erlaubt sind 2s bis 24h", c.JobRescueAfter))
 	}
 	if c.JobWorkers < 1 || c.JobWorkers > 1000 {
 		p = append(p, fmt.Sprintf("RATHAUS_JOB_WORKERS %d: erlaubt sind 1 bis 1000", c.JobWorkers))

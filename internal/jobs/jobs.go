@@ -51,6 +51,12 @@ type Options struct {
 	// Periodic are jobs River enqueues on a schedule (only the elected
 	// leader among the replicas enqueues them).
 	Periodic []*river.PeriodicJob
+	// RescueAfter is how long a job may stay "running" before another
+	// worker takes it over, because the process that ran it died (default
+	// 15 min). Jobs time out after half of it unless their worker sets its
+	// own timeout. Rathaus's jobs are idempotent, so a job taken over from
+	// a slow (not dead) process does no harm beyond the work done twice.
+	RescueAfter time.Duration
 }
 
 func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
@@ -71,15 +77,19 @@ func New(db *store.DB, workers *river.Workers, logger *slog.Logger, opts Options
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = 15 * time.Minute
+	}
 	cfg := &river.Config{
 		Logger:                      logger.With("component", "jobs"),
 		FetchPollInterval:           opts.PollInterval,
 		FetchCooldown:               min(100*time.Millisecond, opts.PollInterval),
 		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
-		JobTimeout:                  10 * time.Minute,
+		JobTimeout:                  opts.RescueAfter / 2,
 		// A job whose process died is picked up again after this; River's
-		// default (JobTimeout + 1 h) would leave an import hanging for 70 min.
-		RescueStuckJobsAfter: 15 * time.Minute,
+		// default (JobTimeout + 1 h) would leave an application undecided
+		// for an hour after a crash.
+		RescueStuckJobsAfter: opts.RescueAfter,
 	}
 	if !opts.InsertOnly {
 		if workers == nil {

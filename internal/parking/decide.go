@@ -58,6 +58,9 @@ type checkWorker struct {
 	s *Service
 }
 
+// Timeout bounds one attempt: the register calls have their own deadlines.
+func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return time.Minute }
+
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
 	return w.s.check(ctx, job.Args.ApplicationID)
 }
