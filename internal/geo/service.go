@@ -529,7 +529,9 @@ type AddressImportWorker struct {
 }
 
 // Timeout lets a large register import run longer than River's default.
-func (w *AddressImportWorker) Timeout(*river.Job[AddressImportArgs]) time.Duration { return 10 * time.Minute }
+func (w *AddressImportWorker) Timeout(*river.Job[AddressImportArgs]) time.Duration {
+	return 10 * time.Minute
+}
 
 // progressEvery is how many rows pass between progress reports.
 const progressEvery = 5000
