@@ -113,7 +113,10 @@ func runZonesImport(ctx context.Context, args []string, getenv func(string) stri
 	if err := tenant.ValidateARS(ars); err != nil {
 		return fmt.Errorf("--tenant: %w", err)
 	}
-	day := time.Now().UTC().Truncate(24 * time.Hour)
+	// Legal dates count in German time: "today" at 00:30 in Berlin is
+	// already the new day, while UTC still says yesterday.
+	y, mo, d := time.Now().In(berlinTime).Date()
+	day := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 	if validFrom != "" {
 		if day, err = time.Parse("2006-01-02", validFrom); err != nil {
 			return fmt.Errorf("--valid-from %q: erwartet JJJJ-MM-TT", validFrom)
@@ -163,6 +166,14 @@ func openForImport(ctx context.Context, cfg *config.Config, stderr io.Writer, ar
 	}
 	return db, logger, nil
 }
+
+var berlinTime = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err) // time/tzdata is linked in (see internal/geo)
+	}
+	return loc
+}()
 
 func ensureTenant(ctx context.Context, db *store.DB, ars, name string) error {
 	if name == "" {
