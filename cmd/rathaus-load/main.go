@@ -1,18 +1,30 @@
 // Command rathaus-load measures Rathaus's HTTP throughput and latency: it
-// sends zone-lookup requests for real Berlin addresses (taken from the demo
-// data) from a fixed number of concurrent connections for a fixed time and
-// reports requests per second and latency percentiles.
+// sends requests of one kind from a fixed number of concurrent connections
+// for a fixed time and reports requests per second and latency percentiles.
+//
+// Kinds:
+//
+//	address  zone lookup by address, for real Berlin addresses of the demo data
+//	point    zone lookup by lat/lon
+//	submit   Bewohnerparken applications (POST …/parking/applications), each with a
+//	         distinct Idempotency-Key, for eligible demo residents fetched from the
+//	         server (GET /api/v1/demo/residents, so `rathaus demo` only); counts 201s
+//	enforce  enforcement lookups (GET /api/v1/enforcement/permits) with the API
+//	         key(s) from -key or -key-file; plates of permits it first issues
+//	         through the API and the test payment provider (-permits), mixed with
+//	         other demo plates (-valid-share); counts 200s
 //
 //	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 32 -d 20s
+//	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 16 -d 15s -kind submit
+//	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 32 -d 15s -kind enforce -key-file rathaus-data/demo-api-keys.txt
 //
 // It only targets the URL it is given; run it against loopback. Requests
-// are bounded by -d and -n; it stops by itself.
+// are bounded by -d and -n; it stops by itself. submit and enforce write to
+// the server's database (applications, audit rows): point them at a demo.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +49,30 @@ func main() {
 	}
 }
 
+// target is one kind of request.
+type target struct {
+	// what describes the requests for the header line.
+	what string
+	// request returns the next request of worker w.
+	request func(r *rand.Rand, w int) (*http.Request, error)
+	// ack is the status of an acknowledged answer; 0 counts every answer
+	// (the zone lookups, where 400 for odd house numbers is a valid answer).
+	ack int
+}
+
+// options are the flags a target is built from.
+type options struct {
+	base, ars, kind  string
+	keys             []string
+	purpose          string
+	permits          int
+	validShare       float64
+	conc             int
+	client           *http.Client
+	log              io.Writer
+	idempotencyNonce string
+}
+
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("rathaus-load", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of a running Rathaus")
@@ -43,8 +80,13 @@ func run(args []string, out io.Writer) error {
 	dur := fs.Duration("d", 10*time.Second, "duration of the measurement")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up before measuring")
 	maxReq := fs.Int("n", 5_000_000, "stop after this many requests")
-	kind := fs.String("kind", "address", "request kind: address (zone lookup by address) or point (by lat/lon)")
+	kind := fs.String("kind", "address", "request kind: address, point (zone lookups), submit (parking applications), enforce (enforcement lookups)")
 	ars := fs.String("ars", demo.Berlin.ARS, "municipality")
+	key := fs.String("key", "", "enforce: API key (<id>.<secret>) with the enforcement role")
+	keyFile := fs.String("key-file", "", "enforce: file with API keys, one per line, bare or as enforcement=KEY (demo-api-keys.txt); several keys are spread over the connections")
+	purpose := fs.String("purpose", "Lasttest (rathaus-load)", "enforce: purpose sent with each lookup")
+	permits := fs.Int("permits", 20, "enforce: permits to issue first through the API and the test payment provider (0: look up demo plates only)")
+	validShare := fs.Float64("valid-share", 0.5, "enforce: share of lookups for plates with a permit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,20 +94,33 @@ func run(args []string, out io.Writer) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("-url %q: need http(s)://host:port", *base)
 	}
-	paths, err := requestPaths(*ars, *kind)
+	if *conc < 1 || *validShare < 0 || *validShare > 1 || *permits < 0 {
+		return fmt.Errorf("-c must be ≥ 1, -permits ≥ 0, -valid-share in [0, 1]")
+	}
+	tr := &http.Transport{MaxIdleConns: *conc, MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	o := options{base: strings.TrimRight(*base, "/"), ars: *ars, kind: *kind, purpose: *purpose, permits: *permits,
+		validShare: *validShare, conc: *conc, client: client, log: out,
+		idempotencyNonce: fmt.Sprintf("%x", rand.Uint64())}
+	if *kind == "enforce" {
+		if o.keys, err = loadKeys(*key, *keyFile); err != nil {
+			return err
+		}
+	}
+	tgt, err := newTarget(context.Background(), o)
 	if err != nil {
 		return err
 	}
-	tr := &http.Transport{MaxIdleConns: *conc, MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
 	var sent atomic.Int64
-	measure := func(d time.Duration, record bool) (lat []time.Duration, errors, non200 int64, elapsed time.Duration) {
+	measure := func(d time.Duration, record bool) (res result) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		var errs, bad atomic.Int64
+		var errs atomic.Int64
+		res.statuses = map[int]int64{}
 		start := time.Now()
 		for w := range *conc {
 			wg.Add(1)
@@ -73,11 +128,16 @@ func run(args []string, out io.Writer) error {
 				defer wg.Done()
 				r := rand.New(rand.NewPCG(uint64(w), 42))
 				local := make([]time.Duration, 0, 1<<16)
+				statuses := map[int]int64{}
 				buf := make([]byte, 32<<10)
 				for ctx.Err() == nil && sent.Add(1) <= int64(*maxReq) {
-					p := paths[r.IntN(len(paths))]
+					req, err := tgt.request(r, w)
+					if err != nil {
+						errs.Add(1)
+						continue
+					}
 					t0 := time.Now()
-					res, err := client.Get(*base + p)
+					res, err := client.Do(req)
 					if err != nil {
 						if ctx.Err() == nil {
 							errs.Add(1)
@@ -90,77 +150,102 @@ func run(args []string, out io.Writer) error {
 						}
 					}
 					res.Body.Close()
-					if res.StatusCode != 200 {
-						bad.Add(1)
-					}
-					if record {
+					statuses[res.StatusCode]++
+					if record && (tgt.ack == 0 || res.StatusCode == tgt.ack) {
 						local = append(local, time.Since(t0))
 					}
 				}
 				mu.Lock()
-				lat = append(lat, local...)
+				res.lat = append(res.lat, local...)
+				for s, n := range statuses {
+					res.statuses[s] += n
+				}
 				mu.Unlock()
 			}()
 		}
 		wg.Wait()
-		return lat, errs.Load(), bad.Load(), time.Since(start)
+		res.errors, res.elapsed = errs.Load(), time.Since(start)
+		return res
 	}
-	fmt.Fprintf(out, "rathaus-load: %s, %d connections, %s (after %s warm-up), %d distinct %s requests\n",
-		*base, *conc, *dur, *warm, len(paths), *kind)
+	fmt.Fprintf(out, "rathaus-load: %s, %d connections, %s (after %s warm-up), %s\n", *base, *conc, *dur, *warm, tgt.what)
 	if *warm > 0 {
 		measure(*warm, false)
 	}
 	sent.Store(0)
-	lat, errors, non200, elapsed := measure(*dur, true)
-	if len(lat) == 0 {
-		return fmt.Errorf("no request succeeded (%d errors)", errors)
+	res := measure(*dur, true)
+	if len(res.lat) == 0 {
+		return fmt.Errorf("no request succeeded (%d transport errors, answers %s)", res.errors, res.statusText())
 	}
+	lat := res.lat
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-	fmt.Fprintf(out, "requests: %d in %.1fs = %.0f req/s; transport errors %d, non-200 answers %d (e.g. 400 for house numbers like \"6 II\")\n", len(lat), elapsed.Seconds(), float64(len(lat))/elapsed.Seconds(), errors, non200)
-	fmt.Fprintf(out, "latency: p50 %s  p90 %s  p99 %s  max %s\n", round(pct(0.50)), round(pct(0.90)), round(pct(0.99)), round(lat[len(lat)-1]))
-	if errors > 0 {
-		return fmt.Errorf("%d requests failed", errors)
+	secs := res.elapsed.Seconds()
+	if tgt.ack == 0 {
+		total := res.total()
+		fmt.Fprintf(out, "requests: %d in %.1fs = %.0f req/s; transport errors %d, non-200 answers %d (e.g. 400 for house numbers like \"6 II\")\n",
+			total, secs, float64(total)/secs, res.errors, total-res.statuses[200])
+		fmt.Fprintf(out, "latency: p50 %s  p90 %s  p99 %s  max %s\n", round(pct(0.50)), round(pct(0.90)), round(pct(0.99)), round(lat[len(lat)-1]))
+	} else {
+		fmt.Fprintf(out, "requests: %d in %.1fs; answers %s; transport errors %d\n", res.total(), secs, res.statusText(), res.errors)
+		fmt.Fprintf(out, "acknowledged (%d %s): %d = %.0f/s\n", tgt.ack, http.StatusText(tgt.ack), len(lat), float64(len(lat))/secs)
+		fmt.Fprintf(out, "latency of acknowledged: p50 %s  p90 %s  p99 %s  max %s\n", round(pct(0.50)), round(pct(0.90)), round(pct(0.99)), round(lat[len(lat)-1]))
+	}
+	if res.errors > 0 {
+		return fmt.Errorf("%d requests failed", res.errors)
 	}
 	return nil
 }
 
+type result struct {
+	lat      []time.Duration // of recorded (acknowledged) answers
+	statuses map[int]int64
+	errors   int64
+	elapsed  time.Duration
+}
+
+func (r result) total() int64 {
+	var n int64
+	for _, c := range r.statuses {
+		n += c
+	}
+	return n
+}
+
+func (r result) statusText() string {
+	var codes []int
+	for c := range r.statuses {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	var parts []string
+	for _, c := range codes {
+		parts = append(parts, fmt.Sprintf("%d×%d", r.statuses[c], c))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 
-// requestPaths builds lookup URLs from the real address points of the demo:
-// each as the register spells it and in a variant a user would type.
-func requestPaths(ars, kind string) ([]string, error) {
-	r := csv.NewReader(bytes.NewReader(demo.Addresses()))
-	rows, err := r.ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	var paths []string
-	prefix := "/api/v1/municipalities/" + ars + "/zone-lookup?"
-	for i, row := range rows {
-		if i == 0 || len(row) < 10 || row[0] == "" || row[1] == "" {
-			continue
+func newTarget(ctx context.Context, o options) (target, error) {
+	switch o.kind {
+	case "address", "point":
+		paths, err := requestPaths(o.ars, o.kind)
+		if err != nil {
+			return target{}, err
 		}
-		number, street, postcode, lon, lat := row[0], row[1], strings.TrimSuffix(row[2], ".0"), row[8], row[9]
-		switch kind {
-		case "point":
-			paths = append(paths, prefix+url.Values{"lat": {lat}, "lon": {lon}}.Encode())
-		default:
-			text := street + " " + number
-			if postcode != "" {
-				text += ", " + postcode
-			}
-			if i%2 == 0 {
-				text = strings.ToLower(strings.Replace(text, "straße", "str.", 1))
-			}
-			paths = append(paths, prefix+url.Values{"address": {text}}.Encode())
-		}
-		if len(paths) >= 5000 {
-			break
-		}
+		return target{
+			what: fmt.Sprintf("%d distinct %s requests", len(paths), o.kind),
+			request: func(r *rand.Rand, _ int) (*http.Request, error) {
+				return http.NewRequest(http.MethodGet, o.base+paths[r.IntN(len(paths))], nil)
+			},
+		}, nil
+	case "submit":
+		return submitTarget(ctx, o)
+	case "enforce":
+		return enforceTarget(ctx, o)
 	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("no addresses in the demo data")
-	}
-	return paths, nil
+	return target{}, fmt.Errorf("-kind %q: want address, point, submit or enforce", o.kind)
 }

@@ -16,6 +16,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/payment"
@@ -30,13 +31,14 @@ type parkingFeature struct {
 	svc      *parking.Service
 	provider *payment.TestProvider
 	regs     *registers.Demo
+	outbox   *mail.Outbox
 	dataDir  string
 	keys     demoKeys
 }
 
 type demoKeys struct{ enforcement, casework string }
 
-func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSvc *geo.Service, logger *slog.Logger, base string) (*parkingFeature, error) {
+func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSvc *geo.Service, outbox *mail.Outbox, logger *slog.Logger, base string) (*parkingFeature, error) {
 	configs, err := rules.Embedded()
 	if err != nil {
 		return nil, fmt.Errorf("parking rules: %w", err)
@@ -62,7 +64,7 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSv
 	rand.Read(secret[:])
 	provider := payment.NewTestProvider(secret[:], base+"/testzahlung")
 	svc, err := parking.NewService(ctx, parking.Options{
-		DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier, Payments: provider, Logger: logger,
+		DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier, Payments: provider, Mail: outbox, Logger: logger,
 		BaseURL: base, Demo: true,
 		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()},
 	})
@@ -70,7 +72,7 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSv
 		return nil, err
 	}
 	svc.Authority[demo.Berlin.ARS] = "Land Berlin – Straßenverkehrsbehörde (Demo)"
-	return &parkingFeature{svc: svc, provider: provider, regs: regs, dataDir: cfg.DataDir}, nil
+	return &parkingFeature{svc: svc, provider: provider, regs: regs, outbox: outbox, dataDir: cfg.DataDir}, nil
 }
 
 // seed creates the demo's API keys once and keeps them in the data

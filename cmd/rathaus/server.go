@@ -20,6 +20,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/site"
@@ -108,17 +109,21 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 	base = strings.TrimRight(base, "/")
 
 	svc := geo.NewService(db, nil, logger)
+	outbox, err := newOutbox(&cfg, db, logger)
+	if err != nil {
+		return err
+	}
 	var park *parkingFeature
 	if m == modeDemo {
 		// Bewohnerparken runs on demo registers and the test payment
 		// provider until real register adapters exist (Amtsnetz), so only
 		// the demo offers it.
-		if park, err = newParkingDemo(ctx, &cfg, db, svc, logger, base); err != nil {
+		if park, err = newParkingDemo(ctx, &cfg, db, svc, outbox, logger, base); err != nil {
 			return err
 		}
 	}
-	registrars := []func(*river.Workers){svc.Register}
-	var periodic []*river.PeriodicJob
+	registrars := []func(*river.Workers){svc.Register, outbox.Register}
+	periodic := outbox.PeriodicJobs()
 	if park != nil {
 		registrars = append(registrars, park.svc.Register)
 		periodic = append(periodic, park.svc.PeriodicJobs()...)
@@ -128,6 +133,7 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		return err
 	}
 	svc.SetJobs(jobClient)
+	outbox.SetJobs(jobClient)
 	if park != nil {
 		park.svc.SetJobs(jobClient)
 	}
@@ -188,8 +194,9 @@ Rathaus-Demo läuft (Daten in %s). Öffnen Sie:
 Bewohnerparkausweis (Demo):
   %s/bewohnerparken         Antrag stellen
   %s/demo                   Demo-Einwohnerinnen und -Einwohner zum Ausprobieren
+  %s/demo/post              Postausgang: die E-Mails der Demo
 %sBeenden mit Strg+C.
-`, cfg.DataDir, base, base, base, base, base, base, base, park.keysText())
+`, cfg.DataDir, base, base, base, base, base, base, base, base, park.keysText())
 	}
 	if onStart != nil {
 		onStart(base)
@@ -289,12 +296,18 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 			sf.demoRegs = park.regs
 			css := func() string { u, _ := assets.URL("kern/kern.min.css"); return u }
 			sf.testPayment = park.provider.Handler(css)
+			if sf.post, err = mail.NewHandler(park.outbox, assets); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if m == modeDemo {
 		sf.site.Pages().SiteName = pages.SiteName
 		if sf.parking != nil {
 			sf.parking.Pages().SiteName = pages.SiteName
+		}
+		if sf.post != nil {
+			sf.post.Pages().SiteName = pages.SiteName
 		}
 	}
 	mux := web.NewRouter(onError)
@@ -320,6 +333,7 @@ type surfaces struct {
 	parking     *parking.Handler
 	demoRegs    *registers.Demo // demo only: /demo and /api/v1/demo/residents
 	testPayment http.Handler    // demo only: the test payment provider's pages
+	post        *mail.Handler   // demo only: /demo/post, the outbox
 }
 
 // routes registers every route of the server, in one place: the
@@ -351,7 +365,24 @@ func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics,
 			sf.parking.DemoRoutes(mux, sf.demoRegs)
 		}
 	}
+	if sf.post != nil {
+		sf.post.DemoRoutes(mux)
+	}
 	if sf.testPayment != nil {
 		mux.Handle("/testzahlung/", sf.testPayment)
 	}
+}
+
+// newOutbox returns the e-mail outbox: messages go to the SMTP server of
+// RATHAUS_SMTP_URL, or stay in the database when it is not set.
+func newOutbox(cfg *config.Config, db *store.DB, logger *slog.Logger) (*mail.Outbox, error) {
+	o := mail.Options{From: cfg.MailFrom, Logger: logger}
+	if cfg.SMTPURL != "" {
+		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("RATHAUS_SMTP_URL: %w", err)
+		}
+		o.SMTP = smtp
+	}
+	return mail.New(db, o)
 }

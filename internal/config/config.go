@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +43,8 @@ type Config struct {
 	AutoMigrate        bool          // apply migrations at start
 	JobWorkers         int           // background job workers per replica
 	JobRescueAfter     time.Duration // a job "running" this long in a dead process is taken over
+	SMTPURL            string        // smtp://USER:PASSWORD@HOST:PORT (STARTTLS) or smtps://…; empty: e-mails stay in the outbox (secret)
+	MailFrom           string        // sender of e-mails: "Name <address>"
 }
 
 // An option binds a flag to an environment variable.
@@ -162,6 +166,10 @@ func (c *Config) options() []*option {
 	}, wg))
 	s, g = dur(&c.JobRescueAfter)
 	add(o("job-rescue-after", "RATHAUS_JOB_RESCUE_AFTER", "after a crash, jobs left running are taken over after this time", false, s, g))
+	s, g = str(&c.SMTPURL)
+	add(o("smtp-url", "RATHAUS_SMTP_URL", "SMTP server for e-mails: smtp://USER:PASSWORD@HOST:587 (STARTTLS required) or smtps://USER:PASSWORD@HOST:465; unset: e-mails stay in the outbox", true, s, g))
+	s, g = str(&c.MailFrom)
+	add(o("mail-from", "RATHAUS_MAIL_FROM", `sender of e-mails, e.g. "Stadt Musterstadt <noreply@musterstadt.de>" (required with --smtp-url)`, false, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
 	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", false, s, g))
 	return opts
@@ -266,6 +274,22 @@ func (c *Config) Validate(mode Mode) error {
 	}
 	if c.JobWorkers < 1 || c.JobWorkers > 1000 {
 		p = append(p, fmt.Sprintf("RATHAUS_JOB_WORKERS %d: erlaubt sind 1 bis 1000", c.JobWorkers))
+	}
+	if c.SMTPURL != "" {
+		// The mail package reads the URL in full at start; this catches
+		// what is plainly wrong, without quoting the password.
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			p = append(p, fmt.Sprintf("RATHAUS_SMTP_URL %q: erwartet smtp://BENUTZER:PASSWORT@HOST:PORT (mit STARTTLS) oder smtps://…", store.Redact(c.SMTPURL)))
+		}
+		if c.MailFrom == "" {
+			p = append(p, "RATHAUS_MAIL_FROM fehlt: ohne Absender verschickt Rathaus keine E-Mails")
+		}
+	}
+	if c.MailFrom != "" {
+		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_MAIL_FROM %q: erwartet eine E-Mail-Adresse, z. B. \"Stadt Musterstadt <noreply@musterstadt.de>\"", c.MailFrom))
+		}
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		p = append(p, fmt.Sprintf("RATHAUS_PUBLIC_URL %q: erwartet http(s)://…", c.PublicURL))

@@ -64,6 +64,9 @@ func TestLoadAndValidateErrors(t *testing.T) {
 		{"half tls", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_TLS_CERT": "/c.pem"}, "gehören zusammen"},
 		{"junk certificate", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_TLS_CERT": "config_test.go", "RATHAUS_TLS_KEY": "config_test.go"}, "lassen sich nicht laden"},
 		{"tiny body limit", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_BODY_LIMIT": "10"}, "RATHAUS_BODY_LIMIT"},
+		{"smtp without sender", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_SMTP_URL": "smtp://u:p@mail.example.org:587"}, "RATHAUS_MAIL_FROM fehlt"},
+		{"smtp over http", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_SMTP_URL": "http://u:p@mail.example.org", "RATHAUS_MAIL_FROM": "a@example.org"}, "RATHAUS_SMTP_URL"},
+		{"bad sender", nil, map[string]string{"RATHAUS_DATABASE_URL": "sqlite:x", "RATHAUS_MAIL_FROM": "Rathaus"}, "RATHAUS_MAIL_FROM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,5 +79,33 @@ func TestLoadAndValidateErrors(t *testing.T) {
 				t.Errorf("got error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The SMTP password is a secret: readable from a _FILE, never printed, not
+// even in the error about a malformed URL.
+func TestSMTPPasswordStaysSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "smtp-url")
+	os.WriteFile(file, []byte("smtp://rathaus:p4ssw0rt@mail.example.org:587\n"), 0o600)
+	c := Defaults(Serve)
+	_, err := c.Load("serve", nil, env(map[string]string{
+		"RATHAUS_DATABASE_URL":  "sqlite:x",
+		"RATHAUS_SMTP_URL_FILE": file,
+		"RATHAUS_MAIL_FROM":     "Stadt Musterstadt <noreply@musterstadt.example>",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(Serve); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	dump := strings.Join(c.Redacted(), "\n")
+	if strings.Contains(dump, "p4ssw0rt") || !strings.Contains(dump, "RATHAUS_SMTP_URL=smtp://rathaus:xxxxx@mail.example.org:587") {
+		t.Errorf("Redacted dump leaks or lacks the SMTP URL:\n%s", dump)
+	}
+	c.SMTPURL = "smtp://rathaus:p4ssw0rt@mail.example.org:587/%zz"
+	if err := c.Validate(Serve); err == nil || strings.Contains(err.Error(), "p4ssw0rt") {
+		t.Errorf("Validate of a malformed SMTP URL = %v; want an error without the password", err)
 	}
 }

@@ -25,6 +25,7 @@ type applicationJSON struct {
 	Reasons        []string    `json:"reasons,omitempty"` // why it is in review or was rejected
 	Events         []eventJSON `json:"events"`
 	Permit         *permitJSON `json:"permit,omitempty"`
+	RenewsPermit   string      `json:"renews_permit,omitempty"` // a renewal: the permit it renews
 }
 
 type eventJSON struct {
@@ -48,7 +49,7 @@ type permitJSON struct {
 func (s *Service) toJSON(a Application) applicationJSON {
 	out := applicationJSON{Reference: a.Reference, Municipality: a.Municipality, Status: a.Status, StatusLabel: a.Status.Label(),
 		AppliedOn: a.AppliedOn.Format(dateLayout), Plate: a.Plate, Zones: splitZones(a.ZoneID), DurationMonths: a.DurationMonths,
-		FeeCents: a.FeeCents, Kassenzeichen: a.Kassenzeichen, Reasons: reasons(a), Events: []eventJSON{}}
+		FeeCents: a.FeeCents, Kassenzeichen: a.Kassenzeichen, Reasons: reasons(a), Events: []eventJSON{}, RenewsPermit: a.RenewsPermit}
 	for _, e := range a.Events {
 		out.Events = append(out.Events, eventJSON{At: e.At.UTC(), Status: e.To, Label: e.To.Label(), Note: publicNote(e)})
 	}
@@ -71,18 +72,20 @@ func splitZones(z string) []string {
 }
 
 // reasons lists the rule results that did not pass, in German.
-func reasons(a Application) []string {
-	if a.Outcome == nil {
+func reasons(a Application) []string { return reasonsOf(a.Outcome) }
+
+func reasonsOf(d *Decision) []string {
+	if d == nil {
 		return nil
 	}
 	var out []string
-	for _, r := range a.Outcome.Results {
+	for _, r := range d.Results {
 		if r.Verdict != "pass" {
 			out = append(out, r.Reason+" ("+r.Source+")")
 		}
 	}
-	if a.Outcome.Reasons != "" {
-		out = append(out, a.Outcome.Reasons)
+	if d.Reasons != "" {
+		out = append(out, d.Reasons)
 	}
 	return out
 }
@@ -96,6 +99,32 @@ func (h *Handler) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.writeReceipt(w, rec)
+}
+
+// apiRenew applies for the renewal of the permit of the application named
+// in the path; the access code of that application proves the holder.
+// Fields left out of the body are taken from that application, except the
+// declarations (truthful, no_own_space, declaration_provided), which are
+// made anew.
+func (h *Handler) apiRenew(w http.ResponseWriter, r *http.Request) error {
+	var f Form
+	if err := web.DecodeJSON(r, &f); err != nil {
+		return err
+	}
+	ref, code := r.PathValue("reference"), r.Header.Get(AccessCodeHeader)
+	prev, err := h.svc.Get(r.Context(), ref, code)
+	if err != nil {
+		return err
+	}
+	rec, err := h.svc.Renew(r.Context(), ref, code, carryOver(f, prev.Form), r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	return h.writeReceipt(w, rec)
+}
+
+func (h *Handler) writeReceipt(w http.ResponseWriter, rec Receipt) error {
 	status := http.StatusCreated
 	if !rec.Created {
 		status = http.StatusOK

@@ -131,7 +131,9 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		s.logger.Warn("vehicle register did not answer; will retry", "reference", row.Reference, "err", errs.KindOf(err).String())
 		return err
 	}
-	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn)
+	// A renewal does not count the permit it renews (§ 45 Abs. 1b StVO
+	// allows one permit per resident, not one per term).
+	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn, row.RenewsPermit.String)
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,13 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 			return err
 		}
 		note := "Prüfung abgeschlossen: " + summarise(d)
-		return transition(ctx, tx, row.ID, Checking, to, "system", note, now)
+		if err := transition(ctx, tx, row.ID, Checking, to, "system", note, now); err != nil {
+			return err
+		}
+		if to == Approved {
+			return s.sendMail(ctx, tx, s.approvedMail(sf.Email, row, *d.FeeCents))
+		}
+		return nil
 	})
 	if errs.Is(err, errs.Conflict) {
 		return nil // decided or withdrawn meanwhile
@@ -330,10 +338,13 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 		if err := transition(ctx, tx, row.ID, Review, to, clerk, reasons, now); err != nil {
 			return err
 		}
-		if approve {
-			_, err = s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil) // posts the fee
+		if !approve {
+			return s.sendMail(ctx, tx, s.rejectedMail(emailOf(row), row, reasonsOf(&d)))
 		}
-		return err
+		if _, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil { // posts the fee
+			return err
+		}
+		return s.sendMail(ctx, tx, s.approvedMail(emailOf(row), row, *d.FeeCents))
 	})
 	if err != nil {
 		return Application{}, err

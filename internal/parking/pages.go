@@ -91,6 +91,14 @@ type formData struct {
 	Summary        bool // show the summary with "Absenden"
 	Relations      []option
 	Durations      []option
+	Action         string       // where the form posts to
+	Renewal        *renewalView // set for the renewal of a permit
+	Demo           bool         // the demo shows every e-mail on /demo/post
+}
+
+// renewalView is the permit a renewal form renews.
+type renewalView struct {
+	Number, Plate, ValidUntil string
 }
 
 type option struct {
@@ -99,7 +107,7 @@ type option struct {
 }
 
 func (h *Handler) newFormData(offer Offer, f Form) formData {
-	d := formData{Offer: offer, Form: f, Errors: map[string]string{}}
+	d := formData{Offer: offer, Form: f, Errors: map[string]string{}, Action: "/bewohnerparken/antrag", Demo: h.svc.Demo}
 	rels := []struct {
 		r       Relation
 		allowed bool
@@ -190,8 +198,16 @@ func (h *Handler) formPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := formFromRequest(r)
-	d := h.newFormData(offer, f)
+	d := h.newFormData(offer, formFromRequest(r))
+	return h.handleForm(w, r, d,
+		func(f Form, key string) (Receipt, error) { return h.svc.Submit(r.Context(), ars, f, key) },
+		func(f *Form) error { return h.svc.Check(r.Context(), ars, f) })
+}
+
+// handleForm is the way of a posted form: change, check and show the
+// summary, or submit; every invalid field is shown with its message.
+func (h *Handler) handleForm(w http.ResponseWriter, r *http.Request, d formData,
+	submit func(f Form, idempotencyKey string) (Receipt, error), check func(f *Form) error) error {
 	d.IdempotencyKey = r.PostFormValue("idempotency_key")
 	if len(d.IdempotencyKey) != 32 {
 		d.IdempotencyKey = newIdempotencyKey()
@@ -200,7 +216,7 @@ func (h *Handler) formPost(w http.ResponseWriter, r *http.Request) error {
 		return h.pages.Render(w, r, http.StatusOK, "antrag.html", d)
 	}
 	if r.PostFormValue("action") == "absenden" {
-		rec, err := h.svc.Submit(r.Context(), ars, f, d.IdempotencyKey)
+		rec, err := submit(d.Form, d.IdempotencyKey)
 		if err == nil {
 			return h.pages.Render(w, r, http.StatusOK, "eingang.html", rec)
 		}
@@ -211,7 +227,7 @@ func (h *Handler) formPost(w http.ResponseWriter, r *http.Request) error {
 		return h.pages.Render(w, r, http.StatusUnprocessableEntity, "antrag.html", d)
 	}
 	// Check without storing: same validation as the submit.
-	if err := h.svc.Check(r.Context(), ars, &d.Form); err != nil {
+	if err := check(&d.Form); err != nil {
 		if !errs.Is(err, errs.Invalid) {
 			return err
 		}
@@ -220,6 +236,69 @@ func (h *Handler) formPost(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Summary = true
 	return h.pages.Render(w, r, http.StatusOK, "antrag.html", d)
+}
+
+// The renewal form: the application form, prefilled from the application
+// that got the permit, posting to the status page's renewal address — the
+// access code in the status page's cookie proves the holder.
+
+func renewalPath(reference string) string {
+	return "/bewohnerparken/status/" + reference + "/verlaengern"
+}
+
+func (h *Handler) renewalForm(a Application, f Form) (formData, error) {
+	offer, err := h.svc.Offer(a.Municipality)
+	if err != nil {
+		return formData{}, err
+	}
+	d := h.newFormData(offer, f)
+	d.Action = renewalPath(a.Reference)
+	if p := a.Permit; p != nil {
+		d.Renewal = &renewalView{Number: p.Number, Plate: p.Plate, ValidUntil: germanDay(p.ValidUntil)}
+	}
+	return d, nil
+}
+
+func (h *Handler) renewPage(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("reference")
+	code := h.codeFromCookie(r, ref)
+	if code == "" {
+		http.Redirect(w, r, "/bewohnerparken/status/"+ref, http.StatusSeeOther)
+		return nil
+	}
+	a, f, err := h.svc.Renewable(r.Context(), ref, code)
+	if err != nil {
+		return err
+	}
+	d, err := h.renewalForm(a, f)
+	if err != nil {
+		return err
+	}
+	d.IdempotencyKey = newIdempotencyKey()
+	return h.pages.Render(w, r, http.StatusOK, "antrag.html", d)
+}
+
+func (h *Handler) renewPost(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	ref := r.PathValue("reference")
+	code := h.codeFromCookie(r, ref)
+	if code == "" {
+		http.Redirect(w, r, "/bewohnerparken/status/"+ref, http.StatusSeeOther)
+		return nil
+	}
+	a, err := h.svc.Get(r.Context(), ref, code)
+	if err != nil {
+		return err
+	}
+	d, err := h.renewalForm(a, formFromRequest(r))
+	if err != nil {
+		return err
+	}
+	return h.handleForm(w, r, d,
+		func(f Form, key string) (Receipt, error) { return h.svc.Renew(r.Context(), ref, code, f, key) },
+		func(f *Form) error { return h.svc.CheckRenewal(r.Context(), ref, code, f) })
 }
 
 func fieldMessages(err error) map[string]string {
@@ -285,6 +364,15 @@ type statusData struct {
 	Reasons    []string
 	FeeLabel   string
 	PermitView *permitView
+	Renewal    *renewalStatus
+}
+
+// renewalStatus is what the status page says about renewing the permit.
+type renewalStatus struct {
+	Open        bool   // "Verlängern" is offered
+	From, Until string // the window, as German dates
+	Pending     string // reference of the renewal applied for
+	Renewed     bool   // that renewal's permit is issued
 }
 
 type step struct {
@@ -335,6 +423,14 @@ func (h *Handler) renderStatus(w http.ResponseWriter, r *http.Request, ref, code
 	if p := a.Permit; p != nil {
 		d.PermitView = &permitView{Number: p.Number, Plate: p.Plate, Zones: strings.ReplaceAll(p.ZoneID, ",", ", "),
 			ValidFrom: p.ValidFrom.Format("02.01.2006"), ValidUntil: p.ValidUntil.Format("02.01.2006")}
+	}
+	info, err := h.svc.Renewal(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	if info.Offered && !h.svc.today().After(info.Until) {
+		d.Renewal = &renewalStatus{Open: info.Open, From: germanDay(info.From), Until: germanDay(info.Until), Pending: info.Pending,
+			Renewed: info.PendingStatus == Issued}
 	}
 	return h.pages.Render(w, r, http.StatusOK, "status.html", d)
 }
@@ -480,6 +576,9 @@ var fieldDefs = map[string]fieldView{
 func (d formData) Field(name string) fieldView {
 	f := fieldDefs[name]
 	f.Name, f.Error = name, d.Errors[name]
+	if name == "email" && d.Demo {
+		f.Hint += ". Demo: Alle E-Mails erscheinen öffentlich im Postausgang der Demo – bitte keine echte Adresse angeben"
+	}
 	switch name {
 	case "given_names":
 		f.Value = d.Form.GivenNames

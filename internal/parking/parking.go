@@ -23,8 +23,15 @@
 // leaves the application in "checking" and the job retries with backoff —
 // nothing is decided on missing data.
 //
-// Not here yet (see the issue notes): renewals and changes, reminders,
-// document uploads, the storage-limitation job.
+// The citizen hears of each step by e-mail (receipt, decision, permit;
+// mails.go), enqueued in the mail outbox in the transaction of the step.
+// From the municipality's renewal window on, the holder renews the permit
+// with a new application that names it (renewal.go); reminders go out 30
+// and 7 days before a permit ends (reminders.go). Personal data of
+// finished cases is anonymised after the retention period (retention.go).
+//
+// Not here yet: changes of plate (replacement vehicle) or address, loss
+// (reissue), cancellation with refund, document uploads.
 package parking
 
 import (
@@ -123,6 +130,7 @@ type Application struct {
 	UpdatedAt      time.Time
 	Events         []Event
 	Permit         *Permit
+	RenewsPermit   string // the permit this application renews, if it is a renewal
 }
 
 // Permit is an issued Bewohnerparkausweis.

@@ -23,6 +23,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/payment"
@@ -45,6 +46,7 @@ type fixture struct {
 	byExp   map[string]registers.DemoResident
 	paySeen []payment.Payment
 	clock   *testClock
+	outbox  *mail.Outbox
 }
 
 // testClock is the service's clock: real time plus an offset the test sets.
@@ -64,6 +66,21 @@ func (c *testClock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.offset += d
 }
+
+// setDay moves the clock to noon (Berlin) of day, a date as UTC midnight.
+func (c *testClock) setDay(day time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = time.Until(time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, berlin))
+}
+
+// today is the legal date of the clock, as UTC midnight (like the service's).
+func (c *testClock) today() time.Time {
+	y, m, d := c.Now().In(berlin).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+var berlin, _ = time.LoadLocation("Europe/Berlin")
 
 var (
 	demoOnce sync.Once
@@ -135,8 +152,12 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 	verifier, _ := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &key.PublicKey})
 	prov := &recordingProvider{secret: []byte("test-secret")}
 	clock := &testClock{}
+	outbox, err := mail.New(db, mail.Options{Logger: logger, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := parking.NewService(ctx, parking.Options{DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier,
-		Payments: prov, Logger: logger, BaseURL: "http://rathaus.test", Demo: true, Now: clock.Now,
+		Payments: prov, Mail: outbox, Logger: logger, BaseURL: "http://rathaus.test", Demo: true, Now: clock.Now,
 		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()}})
 	if err != nil {
 		t.Fatal(err)
@@ -144,12 +165,14 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 	w := river.NewWorkers()
 	geoSvc.Register(w)
 	svc.Register(w)
+	outbox.Register(w)
 	client, err := jobs.New(db, w, logger, jobs.Options{PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	geoSvc.SetJobs(client)
 	svc.SetJobs(client)
+	outbox.SetJobs(client)
 	if err := client.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +182,7 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 		client.Stop(c)
 	})
 	// The address register: the addresses of the first 60 demo residents.
-	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}, clock: clock}
+	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}, clock: clock, outbox: outbox}
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	cw.Write([]string{"street", "housenumber", "postcode", "lon", "lat"})
@@ -344,7 +367,62 @@ func TestEligibleResidentGetsPermit(t *testing.T) {
 		if _, err := f.svc.Authenticate(f.ctx, "Bearer "+key+"x"); !errs.Is(err, errs.Unauthenticated) {
 			t.Errorf("wrong secret = %v", err)
 		}
+
+		// Three e-mails, one per step, each written with its step: the
+		// idempotent retry and the refused reuse of the key wrote none.
+		ms := f.mails(t, rec.Reference)
+		wantSubjects := []string{
+			"Ihr Antrag " + rec.Reference + " ist eingegangen",
+			"Ihr Antrag " + rec.Reference + " ist bewilligt",
+			"Ihr Bewohnerparkausweis ist ausgestellt (" + rec.Reference + ")",
+		}
+		var subjects []string
+		for _, m := range ms {
+			subjects = append(subjects, m.Subject)
+			if m.To != "test@example.org" {
+				t.Errorf("mail %q to %q, want the applicant's address", m.Subject, m.To)
+			}
+		}
+		if fmt.Sprint(subjects) != fmt.Sprint(wantSubjects) {
+			t.Fatalf("mails %q, want %q", subjects, wantSubjects)
+		}
+		if !strings.Contains(ms[1].Body, "20,40 €") || !strings.Contains(ms[2].Body, p.Number) ||
+			!strings.Contains(ms[2].Body, "http://rathaus.test/bewohnerparken/status/"+rec.Reference) {
+			t.Errorf("approval mail lacks the fee or permit mail lacks number and link:\n%s\n---\n%s", ms[1].Body, ms[2].Body)
+		}
+		f.noPersonalDataInMails(t, ms, r, rec.AccessCode)
 	}, sets...)
+}
+
+// mails returns the e-mails of a case, oldest first.
+func (f *fixture) mails(t *testing.T, reference string) []mail.Stored {
+	t.Helper()
+	all, err := f.outbox.List(f.ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mail.Stored
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Reference == reference {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// noPersonalDataInMails fails when a mail carries the access code or
+// personal data it does not need (name, birth date, address, plate).
+func (f *fixture) noPersonalDataInMails(t *testing.T, ms []mail.Stored, r registers.DemoResident, code string) {
+	t.Helper()
+	for _, m := range ms {
+		text := m.Subject + "\n" + m.Body
+		for _, s := range []string{code, r.Person.FamilyName, r.Person.GivenNames, r.Person.BirthDate.Format("02.01.2006"),
+			r.Address.Street, r.Vehicles[0].Plate.String()} {
+			if strings.Contains(text, s) {
+				t.Errorf("mail %q contains %q:\n%s", m.Subject, s, m.Body)
+			}
+		}
+	}
 }
 
 func TestReviewAndClerkDecision(t *testing.T) {
@@ -394,6 +472,19 @@ func TestReviewAndClerkDecision(t *testing.T) {
 		}
 		if wins != 1 {
 			t.Errorf("%d decisions won, want exactly 1", wins)
+		}
+		// One decision, one e-mail about it, after the receipt.
+		a, _ = f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		want := "Ihr Antrag " + rec.Reference + " ist bewilligt"
+		if a.Status == parking.Rejected {
+			want = "Ihr Antrag " + rec.Reference + " wurde abgelehnt"
+		}
+		ms := f.mails(t, rec.Reference)
+		if len(ms) != 2 || ms[1].Subject != want {
+			t.Fatalf("mails after the decision: %v, want the receipt and %q", ms, want)
+		}
+		if a.Status == parking.Rejected && !strings.Contains(ms[1].Body, "Geprüft") {
+			t.Errorf("the rejection mail does not give the clerk's reasons:\n%s", ms[1].Body)
 		}
 	}, sets...)
 }
@@ -476,15 +567,28 @@ func TestOverlappingPermitsRefusedByDatabase(t *testing.T) {
 var _ = io.Discard
 
 // sets is the schema the parking feature needs, in dependency order.
-var sets = []store.MigrationSet{tenant.Migrations, geo.Migrations, parking.Migrations}
+var sets = []store.MigrationSet{tenant.Migrations, mail.Migrations, geo.Migrations, parking.Migrations}
 
 // issue takes an eligible resident's application through checks and payment.
 func (f *fixture) issue(t *testing.T, r registers.DemoResident, prov *recordingProvider) parking.Receipt {
 	t.Helper()
-	rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "")
+	return f.issueForm(t, f.form(r), prov)
+}
+
+// issueForm takes an application with form through checks and payment.
+func (f *fixture) issueForm(t *testing.T, form parking.Form, prov *recordingProvider) parking.Receipt {
+	t.Helper()
+	rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, form, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.pay(t, rec, prov)
+	return rec
+}
+
+// pay pays an application once it is approved and waits for its permit.
+func (f *fixture) pay(t *testing.T, rec parking.Receipt, prov *recordingProvider) {
+	t.Helper()
 	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
 	if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
 		t.Fatal(err)
@@ -494,7 +598,6 @@ func (f *fixture) issue(t *testing.T, r registers.DemoResident, prov *recordingP
 		t.Fatal(err)
 	}
 	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Issued })
-	return rec
 }
 
 // tableText returns every row of a table as text, for searching personal data.
@@ -531,8 +634,15 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, prov := newFixture(t, db)
 		eligible, blocked := f.byExp[registers.ExpectEligible], f.byExp[registers.ExpectBlocked]
-		issued := f.issue(t, eligible, prov)
-		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(blocked), "retention-key")
+		// Each case with an address of its own, to find it in the outbox.
+		formOf := func(r registers.DemoResident, email string) parking.Form {
+			form := f.form(r)
+			form.Email = email
+			return form
+		}
+		emails := map[string]string{eligible.Person.FamilyName: "inhaberin@example.org", blocked.Person.FamilyName: "abgelehnt@example.org"}
+		issued := f.issueForm(t, formOf(eligible, emails[eligible.Person.FamilyName]), prov)
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, formOf(blocked, emails[blocked.Person.FamilyName]), "retention-key")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -541,9 +651,11 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		secrets := func(r registers.DemoResident) []string {
-			return []string{r.Person.FamilyName, r.Person.GivenNames, r.Vehicles[0].Plate.String(), r.Address.Street + " " + r.Address.HouseNumber}
+			return []string{r.Person.FamilyName, r.Person.GivenNames, r.Vehicles[0].Plate.String(), r.Address.Street + " " + r.Address.HouseNumber,
+				emails[r.Person.FamilyName]}
 		}
-		tables := []string{"parking_applications", "parking_events", "parking_permits", "parking_payments", "payment_events", "enforcement_lookups"}
+		tables := []string{"parking_applications", "parking_events", "parking_permits", "parking_payments", "payment_events", "enforcement_lookups",
+			"parking_reminders", "mail_outbox"}
 		find := func(r registers.DemoResident) []string {
 			var where []string
 			for _, table := range tables {
@@ -559,6 +671,11 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		if len(find(blocked)) == 0 || len(find(eligible)) == 0 {
 			t.Fatal("the fixture stored no personal data to begin with: the test would prove nothing")
 		}
+		for _, e := range emails {
+			if !strings.Contains(tableText(t, db, "mail_outbox"), e) {
+				t.Fatalf("no e-mail to %s in the outbox to begin with: the test would prove nothing", e)
+			}
+		}
 		n, err := f.svc.Anonymise(f.ctx)
 		if err != nil || n != 0 {
 			t.Fatalf("Anonymise right away = %d, %v; want nothing", n, err)
@@ -568,8 +685,17 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		if n, err = f.svc.Anonymise(f.ctx); err != nil || n != 1 {
 			t.Fatalf("Anonymise after 25 months = %d, %v; want 1", n, err)
 		}
+		// The refused case's e-mails went with it (Forget), before the
+		// outbox's own retention ran.
 		if w := find(blocked); len(w) > 0 {
 			t.Errorf("personal data of the refused case left after anonymisation: %v", w)
+		}
+		// The outbox's retention (90 days) takes the running case's e-mails.
+		if n, err := f.outbox.Purge(f.ctx); err != nil || n != 3 {
+			t.Errorf("mail retention after 25 months = %d, %v; want the 3 e-mails of the running case", n, err)
+		}
+		if text := tableText(t, db, "mail_outbox"); text != "" {
+			t.Errorf("e-mails left after retention:\n%s", text)
 		}
 		if len(find(eligible)) == 0 {
 			t.Error("the running permit's case was anonymised too early")

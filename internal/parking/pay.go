@@ -123,7 +123,8 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, header ht
 }
 
 // issue creates the permit of a paid application. A renewal is appended to
-// the plate's current permit; otherwise the permit starts today.
+// the plate's current permit (it starts the day after the plate's latest
+// active permit ends); otherwise the permit starts today.
 func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Time) error {
 	from := s.today()
 	if end, err := latestPermitEnd(ctx, tx, row.Municipality, row.Plate); err != nil {
@@ -155,7 +156,10 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 	if err := insertPermit(ctx, tx, row.ID, p); err != nil {
 		return err
 	}
-	return transition(ctx, tx, row.ID, AwaitingPayment, Issued, "system", "Gebühr bezahlt; Ausweis "+p.Number+" ausgestellt", now)
+	if err := transition(ctx, tx, row.ID, AwaitingPayment, Issued, "system", "Gebühr bezahlt; Ausweis "+p.Number+" ausgestellt", now); err != nil {
+		return err
+	}
+	return s.sendMail(ctx, tx, s.issuedMail(emailOf(row), row, p))
 }
 
 // PaymentTimeoutArgs releases an application whose payment stayed pending.

@@ -14,7 +14,8 @@ import (
 // (rules.RuleSet.RetentionMonths, default 24 months) after the permit ended
 // or the negative decision was made, then anonymised in place. What
 // remains — status, dates, zone, fee — serves the statistics and contains
-// nothing that points to a person.
+// nothing that points to a person. The case's e-mails are deleted with it
+// (the outbox deletes every message after 90 days anyway).
 
 // RetentionArgs runs the storage limitation for all municipalities.
 type RetentionArgs struct{}
@@ -27,12 +28,17 @@ func (RetentionArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
 }
 
-// PeriodicJobs returns the service's scheduled jobs: the storage
-// limitation once a day (and at start).
+// PeriodicJobs returns the service's scheduled jobs, each once a day (and
+// at start): the storage limitation and the reminders.
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
-	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
-		&river.PeriodicJobOpts{RunOnStart: true})}
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return ReminderArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
 }
 
 type retentionWorker struct {
@@ -76,7 +82,7 @@ func (s *Service) Anonymise(ctx context.Context) (int, error) {
 // cutoff: refused, withdrawn or never paid cases decided before it, and
 // issued cases whose every permit ended before it.
 func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.Time) (int, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id FROM parking_applications a
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.reference FROM parking_applications a
 		WHERE a.municipality = $1 AND a.anonymised_at IS NULL AND (
 			(a.status IN ('rejected', 'withdrawn', 'approved', 'awaiting_payment', 'review') AND a.updated_at < $2)
 			OR (a.status = 'issued' AND NOT EXISTS (
@@ -85,21 +91,23 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 	if err != nil {
 		return 0, err
 	}
-	var ids []string
+	type kase struct{ id, reference string }
+	var ids []kase
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var k kase
+		if err := rows.Scan(&k.id, &k.reference); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		ids = append(ids, id)
+		ids = append(ids, k)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	now := s.now().UTC()
-	for _, id := range ids {
+	for _, k := range ids {
+		id := k.id
 		err := s.db.Transact(ctx, func(tx *sql.Tx) error {
 			stmts := []struct {
 				q    string
@@ -121,7 +129,9 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 					return err
 				}
 			}
-			return nil
+			// The case's e-mails carry its address and text: they go with
+			// it, even if the outbox's own retention has not reached them.
+			return s.mail.Forget(ctx, tx, k.reference)
 		})
 		if err != nil {
 			return 0, err

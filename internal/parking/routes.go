@@ -47,12 +47,15 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("POST /bewohnerparken/status/{reference}", h.pages.Page(h.statusPost))
 	mux.Handle("POST /bewohnerparken/status/{reference}/bezahlen", h.pages.Page(h.payPost))
 	mux.Handle("GET /bewohnerparken/status/{reference}/ausweis.pdf", h.pages.Page(h.permitPDF))
+	mux.Handle("GET /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPage))
+	mux.Handle("POST /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPost))
 	mux.Handle("GET /pruefen/{token}", h.pages.Page(h.verifyPage))
 
 	// Programs.
 	mux.Handle("POST /api/v1/municipalities/{ars}/parking/applications", web.API(h.apiSubmit))
 	mux.Handle("GET /api/v1/parking/applications/{reference}", web.API(h.apiGet))
 	mux.Handle("POST /api/v1/parking/applications/{reference}/payment", web.API(h.apiStartPayment))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/renewal", web.API(h.apiRenew))
 	mux.Handle("POST /api/v1/payments/{provider}/callback", web.API(h.apiPaymentCallback))
 	mux.Handle("GET /api/v1/enforcement/permits", web.API(h.apiEnforcement))
 	mux.Handle("GET /api/v1/municipalities/{ars}/parking/queue", web.API(h.apiQueue))

@@ -21,6 +21,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/jobs"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/payment"
 	"opencode.de/rathaus/rathaus/internal/registers"
@@ -44,6 +45,7 @@ type Service struct {
 	signer    *documents.Signer
 	verifier  *documents.Verifier
 	payments  payment.Provider
+	mail      *mail.Outbox
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -70,15 +72,21 @@ type Options struct {
 	Signer    *documents.Signer
 	Verifier  *documents.Verifier
 	Payments  payment.Provider
-	Logger    *slog.Logger
-	BaseURL   string
-	Demo      bool
+	// Mail is the outbox the service's e-mails go to (receipt, decision,
+	// permit, reminders); each is enqueued in the transaction of its cause.
+	Mail    *mail.Outbox
+	Logger  *slog.Logger
+	BaseURL string
+	Demo    bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 }
 
 // NewService returns a Service; SetJobs must be called before use.
 func NewService(ctx context.Context, o Options) (*Service, error) {
+	if o.Mail == nil {
+		return nil, errors.New("parking: no mail outbox (Options.Mail)")
+	}
 	key, err := secret(ctx, o.DB, "parking-hmac")
 	if err != nil {
 		return nil, err
@@ -87,7 +95,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		o.Now = time.Now
 	}
 	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
-		payments: o.Payments, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
+		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{},
 		limiter: &limiter{Rate: 1000, Burst: 2000}}, nil
 }
@@ -100,6 +108,7 @@ func (s *Service) Register(w *river.Workers) {
 	river.AddWorker(w, &checkWorker{s: s})
 	river.AddWorker(w, &paymentTimeoutWorker{s: s})
 	river.AddWorker(w, &retentionWorker{s: s})
+	river.AddWorker(w, &reminderWorker{s: s})
 }
 
 // berlin is the time zone legal dates are counted in.
@@ -163,6 +172,11 @@ type Receipt struct {
 // form's hidden field) makes a retried or double-clicked submit return the
 // same application; the same key with another request is a Conflict.
 func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey string) (Receipt, error) {
+	return s.submit(ctx, ars, f, idempotencyKey, nil)
+}
+
+// submit stores an application, a renewal when ren is set.
+func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey string, ren *renewal) (Receipt, error) {
 	if len(idempotencyKey) > 200 {
 		return Receipt{}, errs.Field("Idempotency-Key", "Der Schlüssel ist zu lang (höchstens 200 Zeichen).")
 	}
@@ -171,9 +185,19 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 	if err != nil {
 		return Receipt{}, err
 	}
+	personHash := s.personHash(v.GivenNames, v.FamilyName, v.birth)
 	zoneIDs := stored.ZoneIDs
 	data := mustJSON(stored)
-	reqHash := sha256.Sum256(append([]byte(ars+"\x00"), data...))
+	// A renewal hashes the permit it renews too: the same key cannot stand
+	// for a new application and a renewal.
+	hashed := ars + "\x00"
+	if ren != nil {
+		if err := ren.check(v, personHash); err != nil {
+			return Receipt{}, err
+		}
+		hashed = ars + "\x00renewal:" + ren.permit.Number + "\x00"
+	}
+	reqHash := sha256.Sum256(append([]byte(hashed), data...))
 
 	now := s.now().UTC()
 	var b [10]byte
@@ -187,7 +211,7 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 		AppliedOn:      today,
 		Data:           string(data),
 		Plate:          v.Plate,
-		PersonHash:     s.personHash(v.GivenNames, v.FamilyName, v.birth),
+		PersonHash:     personHash,
 		ZoneID:         strings.Join(zoneIDs, ","),
 		DurationMonths: v.DurationMonths,
 		CreatedAt:      now,
@@ -197,6 +221,11 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 	row.AccessCodeHash = hashCode(code)
 	if idempotencyKey != "" {
 		row.IdempotencyKey = sql.NullString{String: idempotencyKey, Valid: true}
+	}
+	note := ""
+	if ren != nil {
+		row.RenewsPermit = sql.NullString{String: ren.permit.Number, Valid: true}
+		note = "Verlängerung des Ausweises " + ren.permit.Number
 	}
 	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
@@ -209,14 +238,25 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 				return err
 			}
 		}
+		if ren != nil {
+			prev, err := openRenewal(ctx, tx, ren.permit.Number)
+			if err == nil {
+				return errs.E(errs.Conflict, "Für den Ausweis %s wurde die Verlängerung schon beantragt (Aktenzeichen %s).", ren.permit.Number, prev.Reference)
+			}
+			if !errs.Is(err, errs.NotFound) {
+				return err
+			}
+		}
 		if err := insertApplication(ctx, tx, row); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, row.ID, "", Received, "citizen", "", now); err != nil {
+		if err := addEvent(ctx, tx, row.ID, "", Received, "citizen", note, now); err != nil {
 			return err
 		}
-		_, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil)
-		return err
+		if _, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil {
+			return err
+		}
+		return s.sendMail(ctx, tx, s.receiptMail(ars, v.Email, row.Reference, ren))
 	})
 	if errors.Is(err, errReplay) {
 		if row.RequestHash != hex.EncodeToString(reqHash[:]) {
@@ -224,14 +264,14 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 		}
 		return Receipt{Reference: row.Reference, AccessCode: s.accessCode(row.ID), Status: row.Status}, nil
 	}
-	if err != nil && idempotencyKey != "" && isUniqueViolation(err) {
+	if err != nil && idempotencyKey != "" && !errs.Is(err, errs.Conflict) && isUniqueViolation(err) {
 		// Two identical submits raced; the other one won. Answer with it.
-		return s.Submit(ctx, ars, f, idempotencyKey)
+		return s.submit(ctx, ars, f, idempotencyKey, ren)
 	}
 	if err != nil {
 		return Receipt{}, err
 	}
-	s.logger.Info("parking application received", "reference", row.Reference, "ars", ars)
+	s.logger.Info("parking application received", "reference", row.Reference, "ars", ars, "renewal", ren != nil)
 	return Receipt{Reference: row.Reference, AccessCode: code, Status: Received, Created: true}, nil
 }
 
@@ -363,14 +403,24 @@ func (s *Service) personHash(given, family string, birth time.Time) string {
 // A wrong code answers NotFound, exactly like an unknown reference, so the
 // answer does not tell which references exist.
 func (s *Service) Get(ctx context.Context, reference, code string) (Application, error) {
+	row, err := s.authorised(ctx, reference, code)
+	if err != nil {
+		return Application{}, err
+	}
+	return s.load(ctx, row)
+}
+
+// authorised returns the application the access code opens; NotFound
+// otherwise (see Get).
+func (s *Service) authorised(ctx context.Context, reference, code string) (appRow, error) {
 	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", strings.ToUpper(strings.TrimSpace(reference)), false)
 	if err == nil && !hmac.Equal([]byte(row.AccessCodeHash), []byte(hashCode(code))) {
 		err = errs.E(errs.NotFound, "Antrag nicht gefunden.")
 	}
 	if err != nil {
-		return Application{}, errs.E(errs.NotFound, "Zu diesem Aktenzeichen und Zugangscode gibt es keinen Antrag.")
+		return appRow{}, errs.E(errs.NotFound, "Zu diesem Aktenzeichen und Zugangscode gibt es keinen Antrag.")
 	}
-	return s.load(ctx, row)
+	return row, nil
 }
 
 // load completes an application row with its history and permit.
@@ -381,7 +431,7 @@ func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
 	}
 	a := Application{ID: row.ID, Municipality: row.Municipality, Reference: row.Reference, Status: row.Status,
 		AppliedOn: row.AppliedOn, Form: sf.Form, Plate: row.Plate, ZoneID: row.ZoneID, DurationMonths: row.DurationMonths,
-		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, RenewsPermit: row.RenewsPermit.String}
 	if row.FeeCents.Valid {
 		f := row.FeeCents.Int64
 		a.FeeCents = &f

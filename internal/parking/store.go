@@ -39,26 +39,30 @@ type appRow struct {
 	FeeCents                                    sql.NullInt64
 	Outcome, Kassenzeichen                      string
 	CreatedAt, UpdatedAt                        time.Time
+	RenewsPermit                                sql.NullString // the permit number a renewal renews
 }
 
 const appColumns = `id, municipality, reference, access_code_hash, idempotency_key, request_hash, status, applied_on,
-	data, plate, person_hash, zone_id, duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at`
+	data, plate, person_hash, zone_id, duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, renews_permit`
 
 func scanApp(row interface{ Scan(...any) error }) (appRow, error) {
 	var a appRow
 	err := row.Scan(&a.ID, &a.Municipality, &a.Reference, &a.AccessCodeHash, &a.IdempotencyKey, &a.RequestHash, &a.Status,
 		&a.AppliedOn, &a.Data, &a.Plate, &a.PersonHash, &a.ZoneID, &a.DurationMonths, &a.FeeCents, &a.Outcome, &a.Kassenzeichen,
-		&a.CreatedAt, &a.UpdatedAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.RenewsPermit)
 	return a, err
 }
 
 func insertApplication(ctx context.Context, tx *sql.Tx, a appRow) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO parking_applications (`+appColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		a.ID, a.Municipality, a.Reference, a.AccessCodeHash, a.IdempotencyKey, a.RequestHash, a.Status,
 		a.AppliedOn.Format(dateLayout), a.Data, a.Plate, a.PersonHash, a.ZoneID, a.DurationMonths, a.FeeCents, a.Outcome,
-		a.Kassenzeichen, a.CreatedAt, a.UpdatedAt)
+		a.Kassenzeichen, a.CreatedAt, a.UpdatedAt, a.RenewsPermit)
 	if err != nil {
+		if strings.Contains(err.Error(), "parking_applications_open_renewal") || strings.Contains(err.Error(), "parking_applications.renews_permit") {
+			return errs.Wrap(errs.Conflict, err, "Für diesen Ausweis wurde inzwischen schon eine Verlängerung beantragt.")
+		}
 		return fmt.Errorf("insert application: %w", err)
 	}
 	return nil
@@ -175,13 +179,28 @@ func queue(ctx context.Context, q querier, ars string, status Status, limit int)
 	return out, rows.Err()
 }
 
-// countActivePermits counts a person's active permits in force on day.
-func countActivePermits(ctx context.Context, q querier, ars, personHash string, day time.Time) (int, error) {
+// countActivePermits counts a person's active permits in force on day,
+// without except (the permit a renewal renews; "" for none).
+func countActivePermits(ctx context.Context, q querier, ars, personHash string, day time.Time, except string) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT count(*) FROM parking_permits p JOIN parking_applications a ON a.id = p.application_id
-		WHERE p.municipality = $1 AND a.person_hash = $2 AND p.status = 'active' AND p.valid_until >= $3`,
-		ars, personHash, day.Format(dateLayout)).Scan(&n)
+		WHERE p.municipality = $1 AND a.person_hash = $2 AND p.status = 'active' AND p.valid_until >= $3 AND p.number <> $4`,
+		ars, personHash, day.Format(dateLayout), except).Scan(&n)
 	return n, err
+}
+
+// openRenewal returns the open renewal of a permit (not rejected or
+// withdrawn); NotFound when there is none.
+func openRenewal(ctx context.Context, q querier, permit string) (appRow, error) {
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM parking_applications
+		WHERE renews_permit = $1 AND status NOT IN ('rejected', 'withdrawn')`, permit))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, errs.E(errs.NotFound, "keine Verlängerung")
+	}
+	if err != nil {
+		return a, fmt.Errorf("open renewal of %s: %w", permit, err)
+	}
+	return a, nil
 }
 
 // Payments.

@@ -8,6 +8,7 @@ package schema
 
 import (
 	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/tenant"
@@ -18,6 +19,7 @@ import (
 func Sets() []store.MigrationSet {
 	return []store.MigrationSet{
 		tenant.Migrations,
+		mail.Migrations,
 		geo.Migrations,
 		parking.Migrations,
 	}

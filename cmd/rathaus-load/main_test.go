@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeRathaus answers the demo residents, counts submissions by
+// Idempotency-Key and enforcement lookups by key.
+type fakeRathaus struct {
+	mu      sync.Mutex
+	keys    map[string]int // Idempotency-Key → submissions
+	bodies  []map[string]any
+	lookups map[string]int // Authorization → lookups
+	plates  map[string]int
+}
+
+func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
+	f := &fakeRathaus{keys: map[string]int{}, lookups: map[string]int{}, plates: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/demo/residents", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"residents":[
+			{"given_names":"Jan","family_name":"Kaiser","birth_date":"16.01.1958","address":"Wichertstraße 45, 10439","plates":["B-UY 7078"],"expect":"berechtigt"},
+			{"given_names":"Ümit","family_name":"von Weiß","birth_date":"01.02.1990","address":"Lehrter Str. 53, 10557","plates":["B-AB 12"],"expect":"berechtigt"},
+			{"given_names":"Kim","family_name":"Ohne","birth_date":"01.02.1990","address":"Lehrter Str. 53, 10557","plates":[],"expect":"kein Fahrzeug"},
+			{"given_names":"Lea","family_name":"Klein","birth_date":"01.02.2012","address":"Lehrter Str. 53, 10557","plates":["B-CD 3"],"expect":"minderjährig"}]}`)
+	})
+	mux.HandleFunc("POST /api/v1/municipalities/{ars}/parking/applications", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad", 400)
+			return
+		}
+		f.mu.Lock()
+		f.keys[r.Header.Get("Idempotency-Key")]++
+		f.bodies = append(f.bodies, body)
+		f.mu.Unlock()
+		w.WriteHeader(201)
+		io.WriteString(w, `{"reference":"BP-2026-X","access_code":"C","status":"received"}`)
+	})
+	mux.HandleFunc("GET /api/v1/enforcement/permits", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("purpose") == "" {
+			http.Error(w, "purpose", 400)
+			return
+		}
+		f.mu.Lock()
+		f.lookups[r.Header.Get("Authorization")]++
+		f.plates[r.URL.Query().Get("plate")]++
+		f.mu.Unlock()
+		io.WriteString(w, `{"valid":false}`)
+	})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return f, s
+}
+
+func TestSubmitSendsDistinctKeysForEligibleResidents(t *testing.T) {
+	f, s := newFake(t)
+	var out bytes.Buffer
+	if err := run([]string{"-url", s.URL, "-kind", "submit", "-c", "4", "-d", "200ms", "-warmup", "100ms"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "acknowledged (201 Created)") {
+		t.Errorf("output lacks the acknowledged line:\n%s", out.String())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.bodies) < 10 {
+		t.Fatalf("only %d submissions", len(f.bodies))
+	}
+	for k, n := range f.keys {
+		if k == "" || n != 1 {
+			t.Fatalf("Idempotency-Key %q sent %d times: every submission must be a new application", k, n)
+		}
+	}
+	for _, b := range f.bodies {
+		if b["plate"] != "B-UY 7078" && b["plate"] != "B-AB 12" {
+			t.Fatalf("submitted for a resident who is not eligible: %v", b)
+		}
+		if b["birth_date"] != "1958-01-16" && b["birth_date"] != "1990-02-01" {
+			t.Fatalf("birth date not in ISO form: %v", b["birth_date"])
+		}
+	}
+}
+
+func TestEnforceSpreadsKeysAndLooksUpDemoPlates(t *testing.T) {
+	f, s := newFake(t)
+	file := filepath.Join(t.TempDir(), "keys.txt")
+	os.WriteFile(file, []byte("enforcement=key_a.s1\ncasework=key_c.s3\n# comment\nkey_b.s2\n"), 0o600)
+	var out bytes.Buffer
+	err := run([]string{"-url", s.URL, "-kind", "enforce", "-key-file", file, "-permits", "0", "-c", "4", "-d", "200ms", "-warmup", "0s"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lookups) != 2 || f.lookups["Bearer key_a.s1"] == 0 || f.lookups["Bearer key_b.s2"] == 0 {
+		t.Errorf("lookups by key %v, want both enforcement keys and not the casework key", f.lookups)
+	}
+	for p := range f.plates {
+		if p != "B-UY 7078" && p != "B-AB 12" && p != "B-CD 3" {
+			t.Errorf("looked up %q, not a demo plate", p)
+		}
+	}
+}
+
+func TestEnforceNeedsAKey(t *testing.T) {
+	_, s := newFake(t)
+	if err := run([]string{"-url", s.URL, "-kind", "enforce", "-d", "10ms"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-key") {
+		t.Errorf("without a key: %v", err)
+	}
+}
