@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,8 +156,6 @@ func TestKillDuringChecksLosesNothing(t *testing.T) {
 	if stored != n {
 		t.Errorf("%d applications stored, want %d (no duplicates, none lost)", stored, n)
 	}
-	_ = strings.TrimSpace
-	_ = os.Getpid
 }
 
 func indexOfKey(rs []receipt, ref string) int {

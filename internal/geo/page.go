@@ -2,7 +2,6 @@ package geo
 
 import (
 	"bytes"
-	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // zonePageData is what templates/zonen.html shows.
@@ -37,12 +37,8 @@ type choice struct {
 // field, with the input kept; they are not error pages.
 func (h *Handler) zonePage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := r.ParseForm(); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return errs.Wrap(errs.Invalid, err, "Das Formular konnte nicht gelesen werden.")
+	if err := web.ParseForm(r); err != nil {
+		return err
 	}
 	ars := r.FormValue("kommune")
 	if ars == "" {

@@ -51,7 +51,7 @@ func (s *Service) toJSON(a Application) applicationJSON {
 		AppliedOn: a.AppliedOn.Format(dateLayout), Plate: a.Plate, Zones: splitZones(a.ZoneID), DurationMonths: a.DurationMonths,
 		FeeCents: a.FeeCents, Kassenzeichen: a.Kassenzeichen, Reasons: reasons(a), Events: []eventJSON{}, RenewsPermit: a.RenewsPermit}
 	for _, e := range a.Events {
-		out.Events = append(out.Events, eventJSON{At: e.At.UTC(), Status: e.To, Label: e.To.Label(), Note: publicNote(e)})
+		out.Events = append(out.Events, eventJSON{At: e.At.UTC(), Status: e.To, Label: e.To.Label(), Note: e.Note})
 	}
 	if p := a.Permit; p != nil {
 		out.Permit = &permitJSON{Number: p.Number, Plate: p.Plate, Zones: splitZones(p.ZoneID), ValidFrom: p.ValidFrom.Format(dateLayout),
@@ -59,10 +59,6 @@ func (s *Service) toJSON(a Application) applicationJSON {
 	}
 	return out
 }
-
-// publicNote shows the citizen what happened; clerk notes are part of it
-// because the citizen has a right to the reasons of a decision.
-func publicNote(e Event) string { return e.Note }
 
 func splitZones(z string) []string {
 	if z == "" {

@@ -6,14 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/web"
@@ -175,22 +173,11 @@ func formFromRequest(r *http.Request) Form {
 	}
 }
 
-func parseForm(r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return errs.Wrap(errs.Invalid, err, "Das Formular konnte nicht gelesen werden.")
-	}
-	return nil
-}
-
 // formPost handles "Weiter zur Zusammenfassung" (check, show summary) and
 // "Antrag absenden" (submit). The idempotency key travels in a hidden
 // field, so a double click or a reload submits once.
 func (h *Handler) formPost(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	ars := h.municipality(r)
@@ -279,7 +266,7 @@ func (h *Handler) renewPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renewPost(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	ref := r.PathValue("reference")
@@ -394,7 +381,7 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) statusPost(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
+	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	ref := r.PathValue("reference")
@@ -555,8 +542,6 @@ func (h *Handler) apiKeys(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
 }
-
-var _ = documents.PermitClaims{}
 
 // fieldView is one text input with its label, hint, value and error.
 type fieldView struct {

@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,16 +36,15 @@ import (
 // zones, the addresses of the first demo residents, demo registers, a test
 // payment provider whose callbacks the test signs itself.
 type fixture struct {
-	db      *store.DB
-	svc     *parking.Service
-	regs    *registers.Demo
-	secret  []byte
-	signer  *documents.Signer
-	ctx     context.Context
-	byExp   map[string]registers.DemoResident
-	paySeen []payment.Payment
-	clock   *testClock
-	outbox  *mail.Outbox
+	db     *store.DB
+	svc    *parking.Service
+	regs   *registers.Demo
+	secret []byte
+	signer *documents.Signer
+	ctx    context.Context
+	byExp  map[string]registers.DemoResident
+	clock  *testClock
+	outbox *mail.Outbox
 }
 
 // testClock is the service's clock: real time plus an offset the test sets.
@@ -84,7 +82,6 @@ var berlin, _ = time.LoadLocation("Europe/Berlin")
 
 var (
 	demoOnce sync.Once
-	demoRegs *registers.Demo
 	allAddrs []geo.Address
 )
 
@@ -95,7 +92,6 @@ func population(t *testing.T) *registers.Demo {
 		if err != nil {
 			t.Fatal(err)
 		}
-		demoRegs = registers.NewDemo(2026, allAddrs)
 	})
 	return registers.NewDemo(2026, allAddrs)
 }
@@ -563,8 +559,6 @@ func TestOverlappingPermitsRefusedByDatabase(t *testing.T) {
 		}
 	}, sets...)
 }
-
-var _ = io.Discard
 
 // sets is the schema the parking feature needs, in dependency order.
 var sets = []store.MigrationSet{tenant.Migrations, mail.Migrations, geo.Migrations, parking.Migrations}

@@ -146,3 +146,16 @@ func byteSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + " Bytes"
 }
+
+// ParseForm parses a request's form. A body over the limit keeps its
+// *http.MaxBytesError (answered 413); anything else is invalid input.
+func ParseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return errs.Wrap(errs.Invalid, err, "Das Formular konnte nicht gelesen werden.")
+	}
+	return nil
+}
