@@ -92,8 +92,18 @@ func typeInto(t *testing.T, ctx context.Context, label, value string) {
 func choose(t *testing.T, ctx context.Context, label string) {
 	t.Helper()
 	id := controlByLabel(t, ctx, label, true)
-	clickOn(t, ctx, `document.querySelector('label[for="`+id+`"]')`)
-	if !evalJS[bool](t, ctx, `document.getElementById(`+jsString(id)+`).checked`) {
+	// The click goes to the label's coordinates; on a loaded machine the
+	// layout can still shift (web fonts arriving) between measuring and
+	// clicking, so a missed click is repeated a few times before failing.
+	checked := false
+	for attempt := 0; attempt < 4 && !checked; attempt++ {
+		if attempt > 0 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		clickOn(t, ctx, `document.querySelector('label[for="`+id+`"]')`)
+		checked = evalJS[bool](t, ctx, `document.getElementById(`+jsString(id)+`).checked`)
+	}
+	if !checked {
 		t.Fatalf("clicked on %q, but #%s is not checked", label, id)
 	}
 }
