@@ -59,8 +59,7 @@ var (
 	// is the shortest prefix, so "Straße des 17. Juni 100" keeps its 17.
 	reHouseTail = regexp.MustCompile(`^(.*?)\s*(\d{1,4}\s*[a-zA-Z]?(?:\s*[-/;]\s*(?:\d{1,4}\s*[a-zA-Z]?|[a-zA-Z]))*)$`)
 	// Words for "number" that people type between street and number.
-	reOnlyNumberWord = regexp.MustCompile(`(?i)^(?:nr\.?|hausnr\.?|hausnummer)$`)
-	reNumberWord     = regexp.MustCompile(`(?i)(?:^|\s)(?:nr\.?|hausnr\.?|hausnummer)$`)
+	reNumberWord = regexp.MustCompile(`(?i)(?:^|\s)(?:nr\.?|hausnr\.?|hausnummer)$`)
 	// A part that is only a short house number: "Lehrter Straße, 53" or
 	// the second half of a list, "Poststraße 4,5".
 	reHouseOnly = regexp.MustCompile(`^\d{1,3}\s*[a-zA-Z]?$`)
@@ -172,7 +171,7 @@ func ParseAddressQuery(s string) (AddressQuery, error) {
 	q.StreetKey = StreetKey(street)
 	// A "street" that is itself only a number word ("Nr Nr 5") would print
 	// as "Nr 5", which reads back without a street: refuse it here.
-	if q.StreetKey == "" || reOnlyNumberWord.MatchString(street) {
+	if q.StreetKey == "" || reNumberWord.MatchString(street) {
 		return AddressQuery{}, addressErr("Bitte geben Sie eine Straße an.")
 	}
 	hn, ok := parseHouseNumber(number)
