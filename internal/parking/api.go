@@ -25,7 +25,9 @@ type applicationJSON struct {
 	Reasons        []string    `json:"reasons,omitempty"` // why it is in review or was rejected
 	Events         []eventJSON `json:"events"`
 	Permit         *permitJSON `json:"permit,omitempty"`
-	RenewsPermit   string      `json:"renews_permit,omitempty"` // a renewal: the permit it renews
+	RenewsPermit   string      `json:"renews_permit,omitempty"`   // a renewal: the permit it renews
+	Kind           Kind        `json:"kind"`                      // new, renewal, change, reissue
+	ReplacesPermit string      `json:"replaces_permit,omitempty"` // a change or reissue: the permit it replaces
 }
 
 type eventJSON struct {
@@ -42,6 +44,9 @@ type permitJSON struct {
 	ValidFrom  string   `json:"valid_from"`
 	ValidUntil string   `json:"valid_until"`
 	Status     string   `json:"status"`
+	EndedOn    string   `json:"ended_on,omitempty"`    // ended before valid_until
+	EndReason  string   `json:"end_reason,omitempty"`  // replaced, cancelled
+	ReplacedBy string   `json:"replaced_by,omitempty"` // the permit that replaced it
 	Token      string   `json:"token"`
 	VerifyURL  string   `json:"verify_url"`
 }
@@ -49,13 +54,18 @@ type permitJSON struct {
 func (s *Service) toJSON(a Application) applicationJSON {
 	out := applicationJSON{Reference: a.Reference, Municipality: a.Municipality, Status: a.Status, StatusLabel: a.Status.Label(),
 		AppliedOn: a.AppliedOn.Format(dateLayout), Plate: a.Plate, Zones: splitZones(a.ZoneID), DurationMonths: a.DurationMonths,
-		FeeCents: a.FeeCents, Kassenzeichen: a.Kassenzeichen, Reasons: reasons(a), Events: []eventJSON{}, RenewsPermit: a.RenewsPermit}
+		FeeCents: a.FeeCents, Kassenzeichen: a.Kassenzeichen, Reasons: reasons(a), Events: []eventJSON{}, RenewsPermit: a.RenewsPermit,
+		Kind: a.Kind, ReplacesPermit: a.ReplacesPermit}
 	for _, e := range a.Events {
 		out.Events = append(out.Events, eventJSON{At: e.At.UTC(), Status: e.To, Label: e.To.Label(), Note: e.Note})
 	}
 	if p := a.Permit; p != nil {
 		out.Permit = &permitJSON{Number: p.Number, Plate: p.Plate, Zones: splitZones(p.ZoneID), ValidFrom: p.ValidFrom.Format(dateLayout),
-			ValidUntil: p.ValidUntil.Format(dateLayout), Status: p.Status, Token: p.Token, VerifyURL: s.BaseURL + "/pruefen/" + p.Token}
+			ValidUntil: p.ValidUntil.Format(dateLayout), Status: p.Status, Token: p.Token, VerifyURL: s.BaseURL + "/pruefen/" + p.Token,
+			EndReason: p.EndReason, ReplacedBy: p.ReplacedBy}
+		if !p.EndedOn.IsZero() {
+			out.Permit.EndedOn = p.EndedOn.Format(dateLayout)
+		}
 	}
 	return out
 }

@@ -115,6 +115,9 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	if row.Kind == KindReissue {
+		return s.finishCheck(ctx, row, sf, s.decideReissue(row, fees, now), Approved, now)
+	}
 	birth, _ := parseDate(sf.BirthDate)
 	who := registers.Person{GivenNames: sf.GivenNames, FamilyName: sf.FamilyName, BirthDate: birth}
 	p := s.purpose(row)
@@ -132,8 +135,13 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		return err
 	}
 	// A renewal does not count the permit it renews (§ 45 Abs. 1b StVO
-	// allows one permit per resident, not one per term).
-	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn, row.RenewsPermit.String)
+	// allows one permit per resident, not one per term), a change not the
+	// permit it replaces.
+	except := row.RenewsPermit.String
+	if row.ReplacesPermit.Valid {
+		except = row.ReplacesPermit.String
+	}
+	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn, except)
 	if err != nil {
 		return err
 	}
@@ -169,6 +177,13 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 	if price, err := fees.Price(row.DurationMonths, veh.LengthMM, veh.MassKg, veh.Fuel); err != nil {
 		d.Results = append(d.Results, rules.Result{Rule: "fee.tier", Verdict: rules.Fail, Reason: errs.MessageOf(err), Source: fees.LegalSource})
 		d.Verdict, d.Automatic = rules.Fail, false
+	} else if row.Kind == KindChange {
+		old, err := permitByNumber(ctx, s.db.Read(), row.ReplacesPermit.String)
+		if err != nil {
+			return err
+		}
+		amount, tier := changeFee(fees, old, price.AmountCents, row.AppliedOn)
+		d.FeeCents, d.FeeTier, d.FeeSource = &amount, tier, fees.LegalSource
 	} else {
 		amount := price.AmountCents
 		d.FeeCents, d.FeeTier, d.FeeSource = &amount, price.Tier, price.Source
@@ -178,13 +193,24 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		to = Approved
 		d.By = "system: vollautomatischer Bescheid (" + rs.Automation.LegalBasis + ")"
 	}
-	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+	return s.finishCheck(ctx, row, sf, d, to, now)
+}
+
+// finishCheck stores the outcome of the checks and moves the application
+// on: to review, or approved — and issued at once when nothing is to pay.
+func (s *Service) finishCheck(ctx context.Context, row appRow, sf storedForm, d Decision, to Status, now time.Time) error {
+	free := to == Approved && d.FeeCents != nil && *d.FeeCents == 0
+	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
 		if err := setDecision(ctx, tx, row.ID, mustJSON(d), d.FeeCents, now); err != nil {
 			return err
 		}
 		note := "Prüfung abgeschlossen: " + summarise(d)
 		if err := transition(ctx, tx, row.ID, Checking, to, "system", note, now); err != nil {
 			return err
+		}
+		if free {
+			row.Status = Approved
+			return s.issue(ctx, tx, row, now, Approved)
 		}
 		if to == Approved {
 			return s.sendMail(ctx, tx, s.approvedMail(sf.Email, row, *d.FeeCents))
@@ -198,7 +224,7 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		return err
 	}
 	s.logger.Info("parking application checked", "reference", row.Reference, "to", string(to), "verdict", string(d.Verdict))
-	if to == Approved {
+	if to == Approved && !free {
 		row.Status = Approved
 		return s.postReceivable(ctx, row)
 	}
@@ -340,6 +366,10 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 		}
 		if !approve {
 			return s.sendMail(ctx, tx, s.rejectedMail(emailOf(row), row, reasonsOf(&d)))
+		}
+		if *d.FeeCents == 0 { // a change or reissue that costs nothing
+			row.Status = Approved
+			return s.issue(ctx, tx, row, now, Approved)
 		}
 		if _, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil { // posts the fee
 			return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"opencode.de/rathaus/rathaus/internal/mail"
 )
@@ -55,11 +56,19 @@ func (s *Service) letter(ars, to, reference, subject string, paragraphs ...strin
 	return mail.Message{To: to, Subject: subject, Body: body, Reference: reference}
 }
 
-func (s *Service) receiptMail(ars, to, reference string, ren *renewal) mail.Message {
+func (s *Service) receiptMail(ars, to, reference string, ren *basis) mail.Message {
 	what := "Ihr Antrag auf einen Bewohnerparkausweis ist eingegangen."
-	if ren != nil {
+	switch {
+	case ren == nil:
+	case ren.kind == KindRenewal:
 		what = fmt.Sprintf("Ihr Antrag auf Verlängerung des Bewohnerparkausweises %s ist eingegangen. "+
 			"Der neue Ausweis schließt an den bisherigen an, der bis zum %s gilt.", ren.permit.Number, germanDay(ren.permit.ValidUntil))
+	case ren.kind == KindChange:
+		what = fmt.Sprintf("Ihr Antrag auf Änderung des Bewohnerparkausweises %s ist eingegangen. "+
+			"Bis der geänderte Ausweis ausgestellt ist, gilt der bisherige unverändert.", ren.permit.Number)
+	case ren.kind == KindReissue:
+		what = fmt.Sprintf("Ihr Antrag auf einen Ersatz für den Bewohnerparkausweis %s ist eingegangen. "+
+			"Mit der Ausstellung des Ersatzausweises wird der bisherige ungültig.", ren.permit.Number)
 	}
 	return s.letter(ars, to, reference, "Ihr Antrag "+reference+" ist eingegangen",
 		what+"\nAktenzeichen: "+reference,
@@ -86,9 +95,27 @@ func (s *Service) rejectedMail(to string, row appRow, reasons []string) mail.Mes
 }
 
 func (s *Service) issuedMail(to string, row appRow, p Permit) mail.Message {
+	what := "die Gebühr ist bezahlt, Ihr Bewohnerparkausweis ist ausgestellt."
+	switch {
+	case row.Kind == KindChange || row.Kind == KindReissue:
+		what = "Ihr neuer Bewohnerparkausweis ist ausgestellt. Der bisherige Ausweis " + row.ReplacesPermit.String +
+			" ist damit ungültig; bitte legen Sie nur noch den neuen aus."
+	case row.FeeCents.Valid && row.FeeCents.Int64 == 0:
+		what = "Ihr Bewohnerparkausweis ist ausgestellt."
+	}
 	return s.letter(row.Municipality, to, row.Reference, "Ihr Bewohnerparkausweis ist ausgestellt ("+row.Reference+")",
-		"die Gebühr ist bezahlt, Ihr Bewohnerparkausweis ist ausgestellt.\nAusweisnummer: "+p.Number+
+		what+"\nAusweisnummer: "+p.Number+
 			"\nZone: "+strings.ReplaceAll(p.ZoneID, ",", ", ")+
 			"\nGültig: "+germanDay(p.ValidFrom)+" bis "+germanDay(p.ValidUntil),
 		"Den Ausweis (PDF mit QR-Code) laden Sie auf der Statusseite herunter:\n"+s.statusURL(row.Reference))
+}
+
+func (s *Service) cancelledMail(a Application, p Permit, day time.Time, refund int64, rule string) mail.Message {
+	what := "Ihr Bewohnerparkausweis " + p.Number + " (Kennzeichen " + p.Plate + ") ist zurückgegeben und gilt seit dem " + germanDay(day) + " nicht mehr."
+	money := "Eine Erstattung der Gebühr ist nicht vorgesehen: " + rule + "."
+	if refund > 0 {
+		money = "Wir erstatten " + FormatCents(refund) + " (" + rule + "). Die Stadtkasse überweist den Betrag auf das Konto, von dem die Gebühr bezahlt wurde."
+	}
+	return s.letter(a.Municipality, a.Form.Email, a.Reference, "Ihr Bewohnerparkausweis "+p.Number+" ist zurückgegeben", what, money,
+		"Den Verlauf finden Sie auf der Statusseite:\n"+s.statusURL(a.Reference))
 }

@@ -91,6 +91,7 @@ type formData struct {
 	Durations      []option
 	Action         string       // where the form posts to
 	Renewal        *renewalView // set for the renewal of a permit
+	Change         *changeView  // set for a change of plate or address
 	Demo           bool         // the demo shows every e-mail on /demo/post
 }
 
@@ -352,6 +353,7 @@ type statusData struct {
 	FeeLabel   string
 	PermitView *permitView
 	Renewal    *renewalStatus
+	Changes    *changesStatus
 }
 
 // renewalStatus is what the status page says about renewing the permit.
@@ -410,6 +412,9 @@ func (h *Handler) renderStatus(w http.ResponseWriter, r *http.Request, ref, code
 	if p := a.Permit; p != nil {
 		d.PermitView = &permitView{Number: p.Number, Plate: p.Plate, Zones: strings.ReplaceAll(p.ZoneID, ",", ", "),
 			ValidFrom: p.ValidFrom.Format("02.01.2006"), ValidUntil: p.ValidUntil.Format("02.01.2006")}
+	}
+	if d.Changes, err = h.changesStatus(r.Context(), a); err != nil {
+		return err
 	}
 	info, err := h.svc.Renewal(r.Context(), a)
 	if err != nil {

@@ -30,8 +30,14 @@
 // and 7 days before a permit ends (reminders.go). Personal data of
 // finished cases is anonymised after the retention period (retention.go).
 //
-// Not here yet: changes of plate (replacement vehicle) or address, loss
-// (reissue), cancellation with refund, document uploads.
+// An issued permit can be changed online (changes.go): a new plate or a
+// new address is an application of its own that is checked like a first
+// one and replaces the permit for the rest of its term; a lost or damaged
+// permit is reissued under a new number (the old QR code then shows as not
+// valid); a cancellation ends the permit at once and orders the refund the
+// fee schedule allows at the treasury.
+//
+// Not here yet: document uploads (the workbench issue).
 package parking
 
 import (
@@ -131,6 +137,8 @@ type Application struct {
 	Events         []Event
 	Permit         *Permit
 	RenewsPermit   string // the permit this application renews, if it is a renewal
+	Kind           Kind
+	ReplacesPermit string // the permit a change or reissue replaces
 }
 
 // Permit is an issued Bewohnerparkausweis.
@@ -144,6 +152,39 @@ type Permit struct {
 	Status       string    // active, revoked
 	Token        string    // signed QR token
 	IssuedAt     time.Time
+	EndedOn      time.Time // zero unless it ended before ValidUntil
+	EndReason    string    // "", "replaced", "cancelled"
+	ReplacedBy   string    // the permit that replaced it
+
+	// The paid term the permit belongs to: a replacement carries the term
+	// of the permit it replaces (fee, first day, months), so that a
+	// cancellation refunds from the fee actually paid.
+	TermFeeCents int64
+	TermFrom     time.Time
+	TermMonths   int
+}
+
+// Kind is what an application asks for.
+type Kind string
+
+const (
+	KindNew     Kind = "new"     // a first permit
+	KindRenewal Kind = "renewal" // the next term of a permit (renewal.go)
+	KindChange  Kind = "change"  // new plate and/or new address for a permit (changes.go)
+	KindReissue Kind = "reissue" // a replacement after loss or damage (changes.go)
+)
+
+// Label names the kind in German.
+func (k Kind) Label() string {
+	switch k {
+	case KindRenewal:
+		return "Verlängerung"
+	case KindChange:
+		return "Änderung"
+	case KindReissue:
+		return "Ersatzausweis"
+	}
+	return "Erstantrag"
 }
 
 // FormatCents formats an amount as German currency: "20,40 €".

@@ -45,6 +45,7 @@ type fixture struct {
 	byExp  map[string]registers.DemoResident
 	clock  *testClock
 	outbox *mail.Outbox
+	geo    *geo.Service
 }
 
 // testClock is the service's clock: real time plus an offset the test sets.
@@ -123,7 +124,9 @@ func (p *recordingProvider) last() payment.Payment {
 	return p.starts[len(p.starts)-1]
 }
 
-func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
+// newFixture builds the service on db; opts may change its options (a
+// test replaces a register with its own double).
+func newFixture(t *testing.T, db *store.DB, opts ...func(*parking.Options)) (*fixture, *recordingProvider) {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -152,9 +155,13 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := parking.NewService(ctx, parking.Options{DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier,
+	o := parking.Options{DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier,
 		Payments: prov, Mail: outbox, Logger: logger, BaseURL: "http://rathaus.test", Demo: true, Now: clock.Now,
-		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()}})
+		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	svc, err := parking.NewService(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +185,7 @@ func newFixture(t *testing.T, db *store.DB) (*fixture, *recordingProvider) {
 		client.Stop(c)
 	})
 	// The address register: the addresses of the first 60 demo residents.
-	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}, clock: clock, outbox: outbox}
+	f := &fixture{db: db, svc: svc, regs: regs, secret: prov.secret, signer: signer, ctx: ctx, byExp: map[string]registers.DemoResident{}, clock: clock, outbox: outbox, geo: geoSvc}
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	cw.Write([]string{"street", "housenumber", "postcode", "lon", "lat"})

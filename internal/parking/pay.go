@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -118,21 +119,17 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, header ht
 		if ev.Outcome != payment.Paid {
 			return transition(ctx, tx, row.ID, AwaitingPayment, Approved, "payment:"+provider, "Zahlung nicht abgeschlossen", now)
 		}
-		return s.issue(ctx, tx, row, now)
+		return s.issue(ctx, tx, row, now, AwaitingPayment)
 	})
 }
 
-// issue creates the permit of a paid application. A renewal is appended to
-// the plate's current permit (it starts the day after the plate's latest
-// active permit ends); otherwise the permit starts today.
-func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Time) error {
-	from := s.today()
-	if end, err := latestPermitEnd(ctx, tx, row.Municipality, row.Plate); err != nil {
-		return err
-	} else if !end.IsZero() && !end.Before(from) {
-		from = end.AddDate(0, 0, 1)
-	}
-	until := from.AddDate(0, row.DurationMonths, -1)
+// issue creates the permit of a paid (or free) application in state
+// from. A change or reissue replaces its permit for the rest of that
+// permit's term; a renewal is appended to the plate's current permit (it
+// starts the day after the plate's latest active permit ends); otherwise
+// the permit starts today.
+func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Time, from Status) error {
+	today := s.today()
 	var b [5]byte
 	rand.Read(b[:])
 	p := Permit{
@@ -140,14 +137,49 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 		Municipality: row.Municipality,
 		Plate:        row.Plate,
 		ZoneID:       row.ZoneID,
-		ValidFrom:    from,
-		ValidUntil:   until,
 		Status:       "active",
 		IssuedAt:     now,
 	}
+	note := "Gebühr bezahlt; Ausweis " + p.Number + " ausgestellt"
+	if from == Approved {
+		note = "Ausweis " + p.Number + " ausgestellt (keine Gebühr)"
+	}
+	if row.Kind == KindChange || row.Kind == KindReissue {
+		old, err := permitByNumber(ctx, tx, row.ReplacesPermit.String)
+		if err != nil {
+			return err
+		}
+		if old.Status != "active" || old.ValidUntil.Before(today) {
+			// Cancellation waits for open changes, so only expiry gets here.
+			return fmt.Errorf("issue %s: the permit %s it replaces is no longer active", row.Reference, old.Number)
+		}
+		p.ValidFrom, p.ValidUntil = today, old.ValidUntil
+		if old.ValidFrom.After(today) { // a renewal's permit that has not begun
+			p.ValidFrom = old.ValidFrom
+		}
+		p.TermFeeCents, p.TermFrom, p.TermMonths = old.TermFeeCents, old.TermFrom, termMonths(old)
+		// The old permit ends first: a reissue keeps the plate, and a
+		// plate holds one active permit per day.
+		if ended, err := endPermit(ctx, tx, old.Number, "replaced", p.Number, today); err != nil {
+			return err
+		} else if !ended {
+			return fmt.Errorf("issue %s: the permit %s was ended meanwhile", row.Reference, old.Number)
+		}
+		note += "; ersetzt den Ausweis " + old.Number
+	} else {
+		p.ValidFrom = today
+		if end, err := latestPermitEnd(ctx, tx, row.Municipality, row.Plate); err != nil {
+			return err
+		} else if !end.IsZero() && !end.Before(today) {
+			p.ValidFrom = end.AddDate(0, 0, 1)
+		}
+		p.ValidUntil = p.ValidFrom.AddDate(0, row.DurationMonths, -1)
+		p.TermFrom, p.TermMonths = p.ValidFrom, row.DurationMonths
+		p.TermFeeCents = row.FeeCents.Int64
+	}
 	token, err := s.signer.Sign(documents.PermitClaims{
 		Permit: p.Number, ARS: p.Municipality, Plate: p.Plate, Zones: strings.Split(p.ZoneID, ","),
-		ValidFrom: from.Format(dateLayout), ValidUntil: until.Format(dateLayout), IssuedAt: now.Unix(),
+		ValidFrom: p.ValidFrom.Format(dateLayout), ValidUntil: p.ValidUntil.Format(dateLayout), IssuedAt: now.Unix(),
 	})
 	if err != nil {
 		return err
@@ -156,7 +188,7 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 	if err := insertPermit(ctx, tx, row.ID, p); err != nil {
 		return err
 	}
-	if err := transition(ctx, tx, row.ID, AwaitingPayment, Issued, "system", "Gebühr bezahlt; Ausweis "+p.Number+" ausgestellt", now); err != nil {
+	if err := transition(ctx, tx, row.ID, from, Issued, "system", note, now); err != nil {
 		return err
 	}
 	return s.sendMail(ctx, tx, s.issuedMail(emailOf(row), row, p))

@@ -66,6 +66,10 @@ func (s *Service) Verify(ctx context.Context, token string) VerifyResult {
 		res.Status, res.Problem = "unbekannt", "Dieser Ausweis ist bei der ausstellenden Behörde nicht (mehr) verzeichnet."
 	case err != nil:
 		res.Status, res.Problem = "nicht prüfbar", "Das Verzeichnis der Ausweise ist gerade nicht erreichbar."
+	case p.EndReason == "replaced":
+		res.Status, res.Problem = "ungültig", "Dieser Ausweis wurde durch einen neuen Ausweis ersetzt (Fahrzeugwechsel, Umzug oder Verlust)."
+	case p.EndReason == "cancelled":
+		res.Status, res.Problem = "ungültig", "Dieser Ausweis wurde am "+germanDay(p.EndedOn)+" zurückgegeben."
 	case p.Status != "active":
 		res.Status = "widerrufen"
 	case p.Plate != c.Plate || !strings.EqualFold(p.ZoneID, strings.Join(c.Zones, ",")):

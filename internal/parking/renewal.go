@@ -16,14 +16,21 @@ import (
 // Changes of plate or address are not renewals; they are not offered
 // online yet.
 
-// renewal is what a renewal carries over from the permit it renews.
-type renewal struct {
+// basis is what an application that names an existing permit (a renewal,
+// a change, a reissue) carries over from it.
+type basis struct {
+	kind       Kind
 	permit     Permit
-	personHash string // of the applicant who holds the permit
+	personHash string     // of the applicant who holds the permit
+	prev       storedForm // the form of the application that got the permit (changes)
 }
 
-// check refuses a renewal for another vehicle or another person.
-func (r *renewal) check(v validated, personHash string) error {
+// check refuses an application on a permit for another person, a renewal
+// for another vehicle, and a change that changes nothing.
+func (r *basis) check(v validated, stored storedForm, personHash string) error {
+	if r.kind == KindChange || r.kind == KindReissue {
+		return r.checkChange(v, stored, personHash)
+	}
 	if v.Plate != r.permit.Plate {
 		return errs.Field("plate", "Eine Verlängerung gilt für das Kennzeichen %s des bisherigen Ausweises. "+
 			"Einen Fahrzeugwechsel beantragen Sie bitte bei der Straßenverkehrsbehörde.", r.permit.Plate)
@@ -162,7 +169,7 @@ func (s *Service) Renew(ctx context.Context, reference, code string, f Form, ide
 	if err := s.refusal(a, info); err != nil {
 		return Receipt{}, err
 	}
-	return s.submit(ctx, row.Municipality, f, idempotencyKey, &renewal{permit: *a.Permit, personHash: row.PersonHash})
+	return s.submit(ctx, row.Municipality, f, idempotencyKey, &basis{kind: KindRenewal, permit: *a.Permit, personHash: row.PersonHash})
 }
 
 // CheckRenewal validates a renewal form as Renew would, without storing
@@ -183,12 +190,12 @@ func (s *Service) CheckRenewal(ctx context.Context, reference, code string, f *F
 	if err := s.refusal(a, info); err != nil {
 		return err
 	}
-	v, _, err := s.resolve(ctx, row.Municipality, *f, s.today())
+	v, stored, err := s.resolve(ctx, row.Municipality, *f, s.today())
 	if err != nil {
 		return err
 	}
-	ren := renewal{permit: *a.Permit, personHash: row.PersonHash}
-	if err := ren.check(v, s.personHash(v.GivenNames, v.FamilyName, v.birth)); err != nil {
+	ren := basis{kind: KindRenewal, permit: *a.Permit, personHash: row.PersonHash}
+	if err := ren.check(v, stored, s.personHash(v.GivenNames, v.FamilyName, v.birth)); err != nil {
 		return err
 	}
 	f.Address, f.Plate = v.Address, v.Plate

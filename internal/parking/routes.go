@@ -49,6 +49,12 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /bewohnerparken/status/{reference}/ausweis.pdf", h.pages.Page(h.permitPDF))
 	mux.Handle("GET /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPage))
 	mux.Handle("POST /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPost))
+	mux.Handle("GET /bewohnerparken/status/{reference}/aendern", h.pages.Page(h.changePage))
+	mux.Handle("POST /bewohnerparken/status/{reference}/aendern", h.pages.Page(h.changePost))
+	mux.Handle("GET /bewohnerparken/status/{reference}/ersatz", h.pages.Page(h.reissuePage))
+	mux.Handle("POST /bewohnerparken/status/{reference}/ersatz", h.pages.Page(h.reissuePost))
+	mux.Handle("GET /bewohnerparken/status/{reference}/rueckgabe", h.pages.Page(h.cancelPage))
+	mux.Handle("POST /bewohnerparken/status/{reference}/rueckgabe", h.pages.Page(h.cancelPost))
 	mux.Handle("GET /pruefen/{token}", h.pages.Page(h.verifyPage))
 
 	// Programs.
@@ -56,6 +62,10 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /api/v1/parking/applications/{reference}", web.API(h.apiGet))
 	mux.Handle("POST /api/v1/parking/applications/{reference}/payment", web.API(h.apiStartPayment))
 	mux.Handle("POST /api/v1/parking/applications/{reference}/renewal", web.API(h.apiRenew))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/change", web.API(h.apiChange))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/reissue", web.API(h.apiReissue))
+	mux.Handle("GET /api/v1/parking/applications/{reference}/cancellation", web.API(h.apiCancellationQuote))
+	mux.Handle("POST /api/v1/parking/applications/{reference}/cancellation", web.API(h.apiCancel))
 	mux.Handle("POST /api/v1/payments/{provider}/callback", web.API(h.apiPaymentCallback))
 	mux.Handle("GET /api/v1/enforcement/permits", web.API(h.apiEnforcement))
 	mux.Handle("GET /api/v1/municipalities/{ars}/parking/queue", web.API(h.apiQueue))

@@ -109,6 +109,7 @@ func (s *Service) Register(w *river.Workers) {
 	river.AddWorker(w, &paymentTimeoutWorker{s: s})
 	river.AddWorker(w, &retentionWorker{s: s})
 	river.AddWorker(w, &reminderWorker{s: s})
+	river.AddWorker(w, &refundWorker{s: s})
 }
 
 // berlin is the time zone legal dates are counted in.
@@ -175,8 +176,9 @@ func (s *Service) Submit(ctx context.Context, ars string, f Form, idempotencyKey
 	return s.submit(ctx, ars, f, idempotencyKey, nil)
 }
 
-// submit stores an application, a renewal when ren is set.
-func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey string, ren *renewal) (Receipt, error) {
+// submit stores an application: a first one when ren is nil, otherwise a
+// renewal, change or reissue of ren.permit.
+func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey string, ren *basis) (Receipt, error) {
 	if len(idempotencyKey) > 200 {
 		return Receipt{}, errs.Field("Idempotency-Key", "Der Schlüssel ist zu lang (höchstens 200 Zeichen).")
 	}
@@ -192,10 +194,10 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 	// for a new application and a renewal.
 	hashed := ars + "\x00"
 	if ren != nil {
-		if err := ren.check(v, personHash); err != nil {
+		if err := ren.check(v, stored, personHash); err != nil {
 			return Receipt{}, err
 		}
-		hashed = ars + "\x00renewal:" + ren.permit.Number + "\x00"
+		hashed = ars + "\x00" + string(ren.kind) + ":" + ren.permit.Number + "\x00"
 	}
 	reqHash := sha256.Sum256(append([]byte(hashed), data...))
 
@@ -216,6 +218,7 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 		DurationMonths: v.DurationMonths,
 		CreatedAt:      now,
 		UpdatedAt:      now,
+		Kind:           KindNew,
 	}
 	code := s.accessCode(row.ID)
 	row.AccessCodeHash = hashCode(code)
@@ -224,8 +227,15 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 	}
 	note := ""
 	if ren != nil {
-		row.RenewsPermit = sql.NullString{String: ren.permit.Number, Valid: true}
-		note = "Verlängerung des Ausweises " + ren.permit.Number
+		row.Kind = ren.kind
+		switch ren.kind {
+		case KindRenewal:
+			row.RenewsPermit = sql.NullString{String: ren.permit.Number, Valid: true}
+			note = "Verlängerung des Ausweises " + ren.permit.Number
+		default:
+			row.ReplacesPermit = sql.NullString{String: ren.permit.Number, Valid: true}
+			note = ren.kind.Label() + " des Ausweises " + ren.permit.Number
+		}
 	}
 	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
@@ -239,11 +249,7 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 			}
 		}
 		if ren != nil {
-			prev, err := openRenewal(ctx, tx, ren.permit.Number)
-			if err == nil {
-				return errs.E(errs.Conflict, "Für den Ausweis %s wurde die Verlängerung schon beantragt (Aktenzeichen %s).", ren.permit.Number, prev.Reference)
-			}
-			if !errs.Is(err, errs.NotFound) {
+			if err := ren.refuseOpen(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -271,7 +277,7 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 	if err != nil {
 		return Receipt{}, err
 	}
-	s.logger.Info("parking application received", "reference", row.Reference, "ars", ars, "renewal", ren != nil)
+	s.logger.Info("parking application received", "reference", row.Reference, "ars", ars, "kind", string(row.Kind))
 	return Receipt{Reference: row.Reference, AccessCode: code, Status: Received, Created: true}, nil
 }
 
@@ -431,7 +437,8 @@ func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
 	}
 	a := Application{ID: row.ID, Municipality: row.Municipality, Reference: row.Reference, Status: row.Status,
 		AppliedOn: row.AppliedOn, Form: sf.Form, Plate: row.Plate, ZoneID: row.ZoneID, DurationMonths: row.DurationMonths,
-		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, RenewsPermit: row.RenewsPermit.String}
+		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, RenewsPermit: row.RenewsPermit.String,
+		Kind: row.Kind, ReplacesPermit: row.ReplacesPermit.String}
 	if row.FeeCents.Valid {
 		f := row.FeeCents.Int64
 		a.FeeCents = &f

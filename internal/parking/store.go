@@ -40,28 +40,33 @@ type appRow struct {
 	Outcome, Kassenzeichen                      string
 	CreatedAt, UpdatedAt                        time.Time
 	RenewsPermit                                sql.NullString // the permit number a renewal renews
+	Kind                                        Kind
+	ReplacesPermit                              sql.NullString // the permit a change or reissue replaces
 }
 
 const appColumns = `id, municipality, reference, access_code_hash, idempotency_key, request_hash, status, applied_on,
-	data, plate, person_hash, zone_id, duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, renews_permit`
+	data, plate, person_hash, zone_id, duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, renews_permit, kind, replaces_permit`
 
 func scanApp(row interface{ Scan(...any) error }) (appRow, error) {
 	var a appRow
 	err := row.Scan(&a.ID, &a.Municipality, &a.Reference, &a.AccessCodeHash, &a.IdempotencyKey, &a.RequestHash, &a.Status,
 		&a.AppliedOn, &a.Data, &a.Plate, &a.PersonHash, &a.ZoneID, &a.DurationMonths, &a.FeeCents, &a.Outcome, &a.Kassenzeichen,
-		&a.CreatedAt, &a.UpdatedAt, &a.RenewsPermit)
+		&a.CreatedAt, &a.UpdatedAt, &a.RenewsPermit, &a.Kind, &a.ReplacesPermit)
 	return a, err
 }
 
 func insertApplication(ctx context.Context, tx *sql.Tx, a appRow) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO parking_applications (`+appColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		a.ID, a.Municipality, a.Reference, a.AccessCodeHash, a.IdempotencyKey, a.RequestHash, a.Status,
 		a.AppliedOn.Format(dateLayout), a.Data, a.Plate, a.PersonHash, a.ZoneID, a.DurationMonths, a.FeeCents, a.Outcome,
-		a.Kassenzeichen, a.CreatedAt, a.UpdatedAt, a.RenewsPermit)
+		a.Kassenzeichen, a.CreatedAt, a.UpdatedAt, a.RenewsPermit, a.Kind, a.ReplacesPermit)
 	if err != nil {
 		if strings.Contains(err.Error(), "parking_applications_open_renewal") || strings.Contains(err.Error(), "parking_applications.renews_permit") {
 			return errs.Wrap(errs.Conflict, err, "Für diesen Ausweis wurde inzwischen schon eine Verlängerung beantragt.")
+		}
+		if strings.Contains(err.Error(), "parking_applications_open_change") || strings.Contains(err.Error(), "parking_applications.replaces_permit") {
+			return errs.Wrap(errs.Conflict, err, "Für diesen Ausweis wurde inzwischen schon eine Änderung oder ein Ersatz beantragt.")
 		}
 		return fmt.Errorf("insert application: %w", err)
 	}
@@ -260,9 +265,11 @@ func recordPaymentEvent(ctx context.Context, tx *sql.Tx, provider, eventID, paym
 // Permits.
 
 func insertPermit(ctx context.Context, tx *sql.Tx, applicationID string, p Permit) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO parking_permits (number, application_id, municipality, plate, zone_id, valid_from, valid_until, status, token, issued_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, p.Number, applicationID, p.Municipality, p.Plate, p.ZoneID,
-		p.ValidFrom.Format(dateLayout), p.ValidUntil.Format(dateLayout), p.Status, p.Token, p.IssuedAt)
+	_, err := tx.ExecContext(ctx, `INSERT INTO parking_permits (number, application_id, municipality, plate, zone_id, valid_from, valid_until, status, token, issued_at,
+			term_fee_cents, term_from, term_months)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, p.Number, applicationID, p.Municipality, p.Plate, p.ZoneID,
+		p.ValidFrom.Format(dateLayout), p.ValidUntil.Format(dateLayout), p.Status, p.Token, p.IssuedAt,
+		p.TermFeeCents, p.TermFrom.Format(dateLayout), p.TermMonths)
 	if err != nil {
 		if strings.Contains(err.Error(), "parking_permits_no_overlap") {
 			return errs.Wrap(errs.Conflict, err, "Für das Kennzeichen %s gibt es in diesem Zeitraum schon einen gültigen Bewohnerparkausweis.", p.Plate)
@@ -272,13 +279,84 @@ func insertPermit(ctx context.Context, tx *sql.Tx, applicationID string, p Permi
 	return nil
 }
 
-const permitColumns = `number, municipality, plate, zone_id, valid_from, valid_until, status, token, issued_at`
+const permitColumns = `number, municipality, plate, zone_id, valid_from, valid_until, status, token, issued_at,
+	ended_on, end_reason, replaced_by, term_fee_cents, term_from, term_months`
 
 func scanPermit(row interface{ Scan(...any) error }) (Permit, error) {
 	var p Permit
-	err := row.Scan(&p.Number, &p.Municipality, &p.Plate, &p.ZoneID, &p.ValidFrom, &p.ValidUntil, &p.Status, &p.Token, &p.IssuedAt)
+	var ended, termFrom sql.NullTime
+	var replacedBy sql.NullString
+	var termFee, termMonths sql.NullInt64
+	err := row.Scan(&p.Number, &p.Municipality, &p.Plate, &p.ZoneID, &p.ValidFrom, &p.ValidUntil, &p.Status, &p.Token, &p.IssuedAt,
+		&ended, &p.EndReason, &replacedBy, &termFee, &termFrom, &termMonths)
 	p.ValidFrom, p.ValidUntil = p.ValidFrom.UTC(), p.ValidUntil.UTC()
+	if ended.Valid {
+		p.EndedOn = ended.Time.UTC()
+	}
+	p.ReplacedBy, p.TermFeeCents, p.TermMonths = replacedBy.String, termFee.Int64, int(termMonths.Int64)
+	// Permits issued before terms were recorded: the permit is its term.
+	p.TermFrom = p.ValidFrom
+	if termFrom.Valid {
+		p.TermFrom = termFrom.Time.UTC()
+	}
 	return p, err
+}
+
+// endPermit ends an active permit today ("replaced" or "cancelled"); false
+// when it was not active any more.
+func endPermit(ctx context.Context, tx *sql.Tx, number, reason, replacedBy string, day time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE parking_permits SET status = 'revoked', ended_on = $2, end_reason = $3, replaced_by = $4
+		WHERE number = $1 AND status = 'active'`, number, day.Format(dateLayout), reason, sql.NullString{String: replacedBy, Valid: replacedBy != ""})
+	if err != nil {
+		return false, fmt.Errorf("end permit: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// openChange returns the open change or reissue of a permit (not rejected
+// or withdrawn, not yet issued); NotFound when there is none.
+func openChange(ctx context.Context, q querier, permit string) (appRow, error) {
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM parking_applications
+		WHERE replaces_permit = $1 AND status NOT IN ('rejected', 'withdrawn')`, permit))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, errs.E(errs.NotFound, "keine Änderung")
+	}
+	if err != nil {
+		return a, fmt.Errorf("open change of %s: %w", permit, err)
+	}
+	return a, nil
+}
+
+// Refunds.
+
+type refundRow struct {
+	PermitNumber, ApplicationID string
+	AmountCents                 int64
+	Rule, Status, Booking       string
+	CreatedAt                   time.Time
+}
+
+func insertRefund(ctx context.Context, tx *sql.Tx, r refundRow) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO parking_refunds (permit_number, application_id, amount_cents, rule, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'ordered', $5, $5)`, r.PermitNumber, r.ApplicationID, r.AmountCents, r.Rule, r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert refund: %w", err)
+	}
+	return nil
+}
+
+func refundOfPermit(ctx context.Context, q querier, number string) (*refundRow, error) {
+	var r refundRow
+	err := q.QueryRowContext(ctx, `SELECT permit_number, application_id, amount_cents, rule, status, booking, created_at
+		FROM parking_refunds WHERE permit_number = $1`, number).Scan(&r.PermitNumber, &r.ApplicationID, &r.AmountCents, &r.Rule, &r.Status, &r.Booking, &r.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load refund: %w", err)
+	}
+	return &r, nil
 }
 
 func permitOfApplication(ctx context.Context, q querier, applicationID string) (*Permit, error) {

@@ -127,6 +127,7 @@ type Demo struct {
 	byKey       map[string]*receivable
 	byKZ        map[string]*receivable
 	kzSeq       int
+	refunds     map[string]Refund // by idempotency key
 	droppedLogs int
 }
 
@@ -170,6 +171,7 @@ func NewDemoAt(seed uint64, addrs []geo.Address, today time.Time) *Demo {
 		failNext:  map[string]int{},
 		byKey:     map[string]*receivable{},
 		byKZ:      map[string]*receivable{},
+		refunds:   map[string]Refund{},
 		refKey:    make([]byte, 32),
 	}
 	rand.Read(d.refKey) // never fails (crypto/rand since Go 1.24)
@@ -508,6 +510,46 @@ func (d *Demo) Booked(ctx context.Context, kassenzeichen string) (bool, time.Tim
 	booked := !r.bookedAt.IsZero()
 	d.recordLocked(now, RegisterTreasury, Purpose{}, question, true, map[bool]string{true: "bezahlt", false: "offen"}[booked])
 	return booked, r.bookedAt, nil
+}
+
+// OrderRefund orders a payout against a paid Kassenzeichen
+// ("AZ-2026-000001"). The same idempotency key returns the same order; the
+// same key with another amount is errs.Conflict; more than the receivable,
+// or an unknown Kassenzeichen, is refused. (The demo treasury does not
+// learn of payments — the payment provider reports them to Rathaus — so it
+// does not check that the amount was paid; a real treasury does.)
+func (d *Demo) OrderRefund(ctx context.Context, p Purpose, idempotencyKey, kassenzeichen string, amountCents int64, purpose string) (Refund, error) {
+	question := fmt.Sprintf("Auszahlung über %s zu %s, Vorgang %s", euros(amountCents), kassenzeichen, d.ref("key", idempotencyKey))
+	if err := d.admit(ctx, RegisterTreasury, &p, question); err != nil {
+		return Refund{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	r, ok := d.byKZ[kassenzeichen]
+	switch {
+	case strings.TrimSpace(idempotencyKey) == "":
+		d.recordLocked(now, RegisterTreasury, p, question, false, "ungültig: ohne Vorgangsschlüssel")
+		return Refund{}, errs.Field("idempotency_key", "Eine Auszahlung braucht einen Vorgangsschlüssel.")
+	case !ok:
+		d.recordLocked(now, RegisterTreasury, p, question, false, "unbekanntes Kassenzeichen")
+		return Refund{}, errs.E(errs.NotFound, "Das Kassenzeichen %s ist nicht bekannt.", kassenzeichen)
+	case amountCents <= 0 || amountCents > r.AmountCents:
+		d.recordLocked(now, RegisterTreasury, p, question, false, "ungültig: Betrag")
+		return Refund{}, errs.Field("amount", "Der Auszahlungsbetrag muss positiv sein und darf %s nicht übersteigen.", euros(r.AmountCents))
+	}
+	if prev, ok := d.refunds[idempotencyKey]; ok {
+		if prev.AmountCents != amountCents || prev.Kassenzeichen != kassenzeichen {
+			d.recordLocked(now, RegisterTreasury, p, question, false, "Konflikt mit "+prev.Booking)
+			return Refund{}, errs.E(errs.Conflict, "Zu diesem Vorgang gibt es schon die Auszahlung %s über %s.", prev.Booking, euros(prev.AmountCents))
+		}
+		d.recordLocked(now, RegisterTreasury, p, question, true, "schon angeordnet: "+prev.Booking)
+		return prev, nil
+	}
+	ref := Refund{Booking: fmt.Sprintf("AZ-%04d-%06d", now.Year(), len(d.refunds)+1), Kassenzeichen: kassenzeichen, AmountCents: amountCents, CreatedAt: now}
+	d.refunds[idempotencyKey] = ref
+	d.recordLocked(now, RegisterTreasury, p, question, true, "angeordnet: "+ref.Booking)
+	return ref, nil
 }
 
 // MarkBooked records that the amount of a Kassenzeichen was paid, as the

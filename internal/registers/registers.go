@@ -120,4 +120,16 @@ type Treasury interface {
 	CreateReceivable(ctx context.Context, p Purpose, idempotencyKey string, amountCents int64, purpose string) (Receivable, error)
 	// Booked reports whether the amount of a Kassenzeichen has been paid.
 	Booked(ctx context.Context, kassenzeichen string) (bool, time.Time, error)
+	// OrderRefund orders the payout of part of a paid amount (Auszahlungs-
+	// anordnung) against its Kassenzeichen; idempotencyKey makes a retried
+	// call return the same order.
+	OrderRefund(ctx context.Context, p Purpose, idempotencyKey, kassenzeichen string, amountCents int64, purpose string) (Refund, error)
+}
+
+// Refund is a payout ordered at the treasury.
+type Refund struct {
+	Booking       string // the treasury's reference of the payout order
+	Kassenzeichen string // of the original receivable
+	AmountCents   int64
+	CreatedAt     time.Time
 }
