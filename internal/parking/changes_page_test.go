@@ -132,3 +132,45 @@ func TestChangePages(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// A citizen without the link opens the status page with reference and code.
+func TestStatusLookupPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		assets, err := web.NewAssets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := parking.NewHandler(f.svc, assets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		h.Routes(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		rec, err := f.svc.Submit(f.ctx, "110000000000", f.form(f.byExp[registers.ExpectEligible]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, srv.URL)
+		if code, page, _ := b.do("GET", "/bewohnerparken/status", nil); code != http.StatusOK || !strings.Contains(page, `name="reference"`) {
+			t.Fatalf("lookup page: %d\n%s", code, page)
+		}
+		for _, bad := range []url.Values{
+			{"reference": {"nonsense"}, "access_code": {rec.AccessCode}},
+			{"reference": {rec.Reference}, "access_code": {"FALSCH1234"}},
+		} {
+			if code, page, _ := b.do("POST", "/bewohnerparken/status", bad); code != http.StatusUnprocessableEntity || !strings.Contains(page, "Eingangsbestätigung") {
+				t.Errorf("lookup with %v: %d\n%s", bad, code, page)
+			}
+		}
+		code, _, hdr := b.do("POST", "/bewohnerparken/status", url.Values{"reference": {strings.ToLower(rec.Reference)}, "access_code": {rec.AccessCode}})
+		if code != http.StatusSeeOther || hdr.Get("Location") != "/bewohnerparken/status/"+rec.Reference || strings.Contains(hdr.Get("Location"), rec.AccessCode) {
+			t.Fatalf("lookup: %d → %q", code, hdr.Get("Location"))
+		}
+		if _, page, _ := b.do("GET", hdr.Get("Location"), nil); !strings.Contains(page, "Stand Ihres Antrags") || strings.Contains(page, `name="access_code"`) {
+			t.Errorf("status page after the lookup asks for the code again:\n%s", page)
+		}
+	}, sets...)
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -381,6 +382,41 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	return h.pages.Render(w, r, http.StatusOK, "status.html", statusData{Reference: ref, NeedCode: true})
 }
+
+// lookupData is the page that opens a status page by reference and code,
+// for citizens without the link.
+type lookupData struct{ Reference, Error string }
+
+func (h *Handler) lookupPage(w http.ResponseWriter, r *http.Request) error {
+	return h.pages.Render(w, r, http.StatusOK, "stand.html", lookupData{})
+}
+
+// lookupPost checks reference and code together and opens the status page
+// (the code goes into the page's cookie, never into the URL).
+func (h *Handler) lookupPost(w http.ResponseWriter, r *http.Request) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	ref := strings.ToUpper(strings.TrimSpace(r.PostFormValue("reference")))
+	code := strings.TrimSpace(r.PostFormValue("access_code"))
+	if len(ref) > 40 || !referencePattern.MatchString(ref) {
+		return h.pages.Render(w, r, http.StatusUnprocessableEntity, "stand.html", lookupData{Reference: "",
+			Error: "Bitte geben Sie das Aktenzeichen so ein, wie es in der Eingangsbestätigung steht (zum Beispiel BP-2026-7KQ4M2XD)."})
+	}
+	if _, err := h.svc.Get(r.Context(), ref, code); err != nil {
+		if !errs.Is(err, errs.NotFound) {
+			return err
+		}
+		return h.pages.Render(w, r, http.StatusUnprocessableEntity, "stand.html", lookupData{Reference: ref,
+			Error: "Aktenzeichen und Zugangscode passen nicht zusammen. Bitte prüfen Sie beides in Ihrer Eingangsbestätigung."})
+	}
+	h.setSession(w, r, ref, code)
+	http.Redirect(w, r, "/bewohnerparken/status/"+ref, http.StatusSeeOther)
+	return nil
+}
+
+// referencePattern is the form of an Aktenzeichen (newReference).
+var referencePattern = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
 
 func (h *Handler) statusPost(w http.ResponseWriter, r *http.Request) error {
 	if err := web.ParseForm(r); err != nil {

@@ -43,6 +43,8 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /bewohnerparken", h.pages.Page(h.startPage))
 	mux.Handle("GET /bewohnerparken/antrag", h.pages.Page(h.formPage))
 	mux.Handle("POST /bewohnerparken/antrag", h.pages.Page(h.formPost))
+	mux.Handle("GET /bewohnerparken/status", h.pages.Page(h.lookupPage))
+	mux.Handle("POST /bewohnerparken/status", h.pages.Page(h.lookupPost))
 	mux.Handle("GET /bewohnerparken/status/{reference}", h.pages.Page(h.statusPage))
 	mux.Handle("POST /bewohnerparken/status/{reference}", h.pages.Page(h.statusPost))
 	mux.Handle("POST /bewohnerparken/status/{reference}/bezahlen", h.pages.Page(h.payPost))
@@ -56,6 +58,12 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /bewohnerparken/status/{reference}/rueckgabe", h.pages.Page(h.cancelPage))
 	mux.Handle("POST /bewohnerparken/status/{reference}/rueckgabe", h.pages.Page(h.cancelPost))
 	mux.Handle("GET /pruefen/{token}", h.pages.Page(h.verifyPage))
+
+	// Clerks: signed in with a casework API key over HTTP Basic auth
+	// (queue_page.go); every answer is no-store.
+	mux.Handle("GET /sachbearbeitung/bewohnerparken", h.pages.Page(h.clerk(h.clerkQueue)))
+	mux.Handle("GET /sachbearbeitung/bewohnerparken/{reference}", h.pages.Page(h.clerk(h.clerkCase)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 
 	// Programs.
 	mux.Handle("POST /api/v1/municipalities/{ars}/parking/applications", web.API(h.apiSubmit))
