@@ -105,6 +105,9 @@ func TestChangePages(t *testing.T) {
 		if code, _, _ := b.do("GET", status+"/rueckgabe", nil); code != http.StatusConflict {
 			t.Errorf("cancelling the replaced permit: %d, want 409", code)
 		}
+		if code, page, _ := b.do("GET", status+"/ausweis.pdf", nil); code != http.StatusConflict || !strings.Contains(page, "gilt nicht mehr") {
+			t.Errorf("PDF of the replaced permit: %d\n%.300s", code, page)
+		}
 
 		// Reissue and cancellation on a second resident's permit.
 		r2 := f.eligibleResidents()[1]

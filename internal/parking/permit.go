@@ -15,6 +15,10 @@ func (s *Service) RenderPermit(w io.Writer, a Application) error {
 	if p == nil || a.Status != Issued {
 		return errs.E(errs.NotFound, "Für diesen Antrag ist noch kein Ausweis ausgestellt.")
 	}
+	if p.EndReason != "" {
+		return errs.E(errs.Conflict, "Der Ausweis %s gilt nicht mehr (%s am %s); es gibt ihn daher nicht mehr zum Herunterladen.",
+			p.Number, map[string]string{"replaced": "ersetzt", "cancelled": "zurückgegeben"}[p.EndReason], germanDay(p.EndedOn))
+	}
 	authority := s.Authority[a.Municipality]
 	if authority == "" {
 		authority = "Straßenverkehrsbehörde"
