@@ -892,3 +892,36 @@ func BenchmarkCheckResidence(b *testing.B) {
 		d.CheckResidence(ctx, purpose, r.Person, addrRef(r.Address))
 	}
 }
+
+func TestDemoTreasuryRefund(t *testing.T) {
+	d, _ := newDemo(t)
+	ctx := context.Background()
+	r, err := d.CreateReceivable(ctx, purpose, "antrag-1", 2040, "Bewohnerparkausweis BPA-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := d.OrderRefund(ctx, purpose, "refund:BPA-1", r.Kassenzeichen, 1530, "Erstattung")
+	if err != nil || !regexp.MustCompile(`^AZ-2026-\d{6}$`).MatchString(ref.Booking) || ref.AmountCents != 1530 || ref.Kassenzeichen != r.Kassenzeichen {
+		t.Fatalf("OrderRefund = %+v, %v", ref, err)
+	}
+	if again, err := d.OrderRefund(ctx, purpose, "refund:BPA-1", r.Kassenzeichen, 1530, "Erstattung"); err != nil || again != ref {
+		t.Errorf("retried refund = %+v, %v; want %+v", again, err, ref)
+	}
+	if _, err := d.OrderRefund(ctx, purpose, "refund:BPA-1", r.Kassenzeichen, 1000, "Erstattung"); !errs.Is(err, errs.Conflict) {
+		t.Errorf("same key, other amount: %v, want Conflict", err)
+	}
+	for _, c := range []struct {
+		key, kz string
+		amount  int64
+		kind    errs.Kind
+	}{
+		{"", r.Kassenzeichen, 100, errs.Invalid},
+		{"refund:2", r.Kassenzeichen, 0, errs.Invalid},
+		{"refund:2", r.Kassenzeichen, 2041, errs.Invalid}, // more than the receivable
+		{"refund:2", "KZ-2026-999999", 100, errs.NotFound},
+	} {
+		if _, err := d.OrderRefund(ctx, purpose, c.key, c.kz, c.amount, "x"); !errs.Is(err, c.kind) {
+			t.Errorf("OrderRefund(%q, %q, %d) = %v, want %v", c.key, c.kz, c.amount, err, c.kind)
+		}
+	}
+}
