@@ -720,6 +720,19 @@ func TestBrowserParkingAccessibility(t *testing.T) {
 			reloadUntil(t, ctx, "the permit", func() bool { return applicationStatus(t, ctx) == "Ausgestellt" })
 			return status
 		}, status: 200, chain: true},
+		// The changes of an issued permit: each page once, nothing carried out.
+		{name: "change form", load: func(t *testing.T) int64 { return follow(t, ctx, "Neues Fahrzeug oder Umzug melden") }, status: 200, chain: true},
+		{name: "change form with errors", load: func(t *testing.T) int64 { return follow(t, ctx, "Weiter zur Zusammenfassung") }, status: 422, chain: true},
+		{name: "reissue page", load: func(t *testing.T) int64 {
+			openPage(t, ctx, s, "/bewohnerparken/status/"+ref)
+			return follow(t, ctx, "Ausweis verloren oder beschädigt – Ersatz beantragen")
+		}, status: 200, chain: true},
+		{name: "reissue without assurance", load: func(t *testing.T) int64 { return follow(t, ctx, "Ersatzausweis beantragen") }, status: 422, chain: true},
+		{name: "cancellation page", load: func(t *testing.T) int64 {
+			openPage(t, ctx, s, "/bewohnerparken/status/"+ref)
+			return follow(t, ctx, "Ausweis zurückgeben")
+		}, status: 200, chain: true},
+		{name: "status lookup", load: open("/bewohnerparken/status"), status: 200},
 		{name: "verification, valid permit", load: func(t *testing.T) int64 {
 			a := s.waitStatus(t, receipt{Reference: ref, AccessCode: code}, "issued")
 			if a.Permit == nil || a.Permit.Token == "" {
