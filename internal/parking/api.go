@@ -235,6 +235,9 @@ func (h *Handler) apiQueue(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range apps {
 		out = append(out, item{applicationJSON: h.svc.toJSON(a), Applicant: a.Form.GivenNames + " " + a.Form.FamilyName, Address: a.Form.Address})
 	}
+	if err := h.svc.recordAccess(r.Context(), key.ID, "", accessViewQueue); err != nil {
+		return err // no personal data leaves without its record
+	}
 	h.svc.logger.Info("audit: casework queue read", "key_id", key.ID, "ars", ars, "applications", len(out))
 	w.Header().Set("Cache-Control", "no-store")
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"applications": out})
@@ -259,6 +262,11 @@ func (h *Handler) apiDecide(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.svc.recordAccess(r.Context(), key.ID, a.ID, accessDecide); err != nil {
+		// The decision stands (its event names the key); the log lacks a line.
+		h.svc.logger.Error("audit: casework decision not recorded", "key_id", key.ID, "reference", a.Reference, "err", err)
+	}
 	h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", a.Reference, "status", string(a.Status))
+	w.Header().Set("Cache-Control", "no-store")
 	return web.WriteJSON(w, http.StatusOK, h.svc.toJSON(a))
 }

@@ -1,0 +1,567 @@
+package parking
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/web"
+)
+
+// The clerks' pages (Sachbearbeitung): the queue of applications in review
+// and one case with its decision. Until staff sign in with OpenID Connect,
+// a clerk signs in with a casework API key over HTTP Basic auth (user: the
+// key id, password: its secret): the browser asks for it and sends it with
+// every request. A key sees the cases of its own municipality only.
+//
+// Basic auth credentials go with every request the browser makes to this
+// host, also one a foreign site triggers; so the decision form carries a
+// token bound to key and case, and a POST whose Sec-Fetch-Site or Origin
+// names another site is refused before it is read.
+//
+// Every read of the queue, every opened case and every decision is
+// recorded in casework_access, without personal data.
+
+const clerkQueuePath = "/sachbearbeitung/bewohnerparken"
+
+// clerkRealm is the Basic auth challenge of the clerks' pages.
+const clerkRealm = `Basic realm="Rathaus Sachbearbeitung", charset="UTF-8"`
+
+// clerkQueueLimit is how many cases the queue page shows: the oldest.
+const clerkQueueLimit = 200
+
+// Actions recorded in casework_access.
+const (
+	accessViewQueue = "view_queue"
+	accessViewCase  = "view_case"
+	accessDecide    = "decide"
+)
+
+// recordAccess records that a casework key read the queue (applicationID
+// "") or read or decided a case.
+func (s *Service) recordAccess(ctx context.Context, keyID, applicationID, action string) error {
+	app := sql.NullString{String: applicationID, Valid: applicationID != ""}
+	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
+			s.now().UTC(), keyID, app, action)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record casework access %s: %w", action, err)
+	}
+	return nil
+}
+
+// caseOf returns an application of the key's municipality. A case of
+// another municipality is NotFound, exactly like an unknown reference.
+func (s *Service) caseOf(ctx context.Context, key APIKey, reference string) (Application, error) {
+	reference = strings.ToUpper(strings.TrimSpace(reference))
+	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", reference, false)
+	if err == nil && row.Municipality != key.Municipality {
+		err = errs.E(errs.NotFound, "Antrag einer anderen Kommune.")
+	}
+	if errs.Is(err, errs.NotFound) {
+		return Application{}, errs.E(errs.NotFound, "Einen Antrag mit dem Aktenzeichen %s gibt es in Ihrer Kommune nicht.", reference)
+	}
+	if err != nil {
+		return Application{}, err
+	}
+	return s.load(ctx, row)
+}
+
+// clerkHandler is a clerks' page; key is the signed-in casework key.
+type clerkHandler func(w http.ResponseWriter, r *http.Request, key APIKey) error
+
+// clerk signs the clerk in with Basic auth and marks the answer, whatever
+// it is, as not to be stored. A state-changing request from another site
+// is refused first, so it cannot even make the browser ask for a sign-in.
+func (h *Handler) clerk(fn clerkHandler) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := sameOrigin(r); err != nil {
+				return err
+			}
+		}
+		key, err := h.clerkKey(w, r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, key)
+	}
+}
+
+// clerkKey checks the Basic auth credentials: a casework key that is
+// neither unknown nor revoked. Without them, the answer asks the browser
+// for them (WWW-Authenticate).
+func (h *Handler) clerkKey(w http.ResponseWriter, r *http.Request) (APIKey, error) {
+	challenge := func(msg string) (APIKey, error) {
+		w.Header().Set("WWW-Authenticate", clerkRealm)
+		return APIKey{}, errs.E(errs.Unauthenticated, "%s", msg)
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return challenge("Bitte melden Sie sich mit Ihrem Schlüssel für die Sachbearbeitung an: " +
+			"Benutzername ist die Schlüssel-ID (key_…), Passwort der geheime Teil des Schlüssels.")
+	}
+	key, err := h.svc.Authenticate(r.Context(), "Bearer "+id+"."+secret)
+	if errs.Is(err, errs.Unauthenticated) {
+		return challenge("Benutzername oder Passwort ist falsch, oder der Schlüssel wurde widerrufen.")
+	}
+	if err != nil {
+		return APIKey{}, err
+	}
+	if key.Role != RoleCasework {
+		return APIKey{}, errs.E(errs.Forbidden, "Dieser Schlüssel ist nicht für die Sachbearbeitung bestimmt.")
+	}
+	return key, nil
+}
+
+// sameOrigin refuses a request a browser sent on behalf of another site.
+// Sec-Fetch-Site decides where the browser sends it: anything but
+// same-origin is refused. Only without it is Origin compared with the
+// host: the pages' Referrer-Policy no-referrer makes browsers send
+// "Origin: null" even on same-origin posts, so Origin cannot overrule a
+// same-origin Sec-Fetch-Site (net/http's CrossOriginProtection works the
+// same way). Requests with neither header (programs, old browsers) pass;
+// the form token protects them.
+func sameOrigin(r *http.Request) error {
+	refuse := errs.E(errs.Forbidden, "Die Anfrage kam von einer anderen Website und wurde deshalb abgelehnt.")
+	if v := r.Header.Get("Sec-Fetch-Site"); v != "" {
+		if v != "same-origin" {
+			return refuse
+		}
+		return nil
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return refuse
+		}
+	}
+	return nil
+}
+
+// decisionToken is the decision form's token: an HMAC of key and case
+// under the installation secret, so a form works only for the key that
+// opened it and only for that case.
+func (h *Handler) decisionToken(keyID, reference string) string {
+	m := hmac.New(sha256.New, h.svc.hmacKey)
+	m.Write([]byte("casework-decision\x00" + keyID + "\x00" + reference))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// ruleLabels name the rules for the clerk, short (the results' reasons
+// are addressed to the citizen).
+var ruleLabels = map[string]string{
+	rules.RuleResidenceRegistered:   "Meldung an der Antragsanschrift",
+	rules.RuleResidenceKind:         "Art des Wohnsitzes",
+	rules.RuleResidenceDistance:     "Entfernung zur Hauptwohnung",
+	rules.RuleResidenceBlocked:      "Auskunftssperre",
+	rules.RuleZoneContainsAddress:   "Anschrift in der Zone",
+	rules.RuleAgeMinimum:            "Mindestalter",
+	rules.RuleVehicleFound:          "Fahrzeug im Register",
+	rules.RuleVehicleHolder:         "Halter oder Nutzungsberechtigung",
+	rules.RuleVehicleDecommissioned: "Außerbetriebsetzung",
+	rules.RuleVehicleClass:          "Fahrzeugklasse",
+	rules.RuleVehicleLength:         "Fahrzeuglänge",
+	rules.RuleVehicleMass:           "Zulässige Gesamtmasse",
+	rules.RulePlateGerman:           "Deutsches Kennzeichen",
+	rules.RuleNoOwnSpace:            "Erklärung: kein eigener Stellplatz",
+	rules.RuleDurationOffered:       "Laufzeit",
+	rules.RulePermitsPerPerson:      "Ausweise je Person",
+	"fee.tier":                      "Gebühr bestimmbar",
+}
+
+func ruleLabel(rule string) string {
+	if l, ok := ruleLabels[rule]; ok {
+		return l
+	}
+	return rule
+}
+
+var verdictLabels = map[rules.Verdict]string{rules.Pass: "erfüllt", rules.Fail: "nicht erfüllt", rules.Review: "zu prüfen"}
+
+// resultView is one rule result as the clerk sees it.
+type resultView struct {
+	Rule, Label, Verdict, Reason, Source string
+	Open                                 bool // did not pass: failed or to review
+}
+
+func resultsOf(d *Decision) []resultView {
+	if d == nil {
+		return nil
+	}
+	out := make([]resultView, 0, len(d.Results))
+	for _, r := range d.Results {
+		v := verdictLabels[r.Verdict]
+		if v == "" {
+			v = string(r.Verdict)
+		}
+		out = append(out, resultView{Rule: r.Rule, Label: ruleLabel(r.Rule), Verdict: v, Reason: r.Reason, Source: r.Source,
+			Open: r.Verdict != rules.Pass})
+	}
+	return out
+}
+
+// openResults are the results that did not pass: why a case is in review.
+func openResults(d *Decision) []resultView {
+	var out []resultView
+	for _, r := range resultsOf(d) {
+		if r.Open {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ageDays is how many days lie between the day of application and today.
+func (s *Service) ageDays(a Application) int {
+	return int(s.today().Sub(a.AppliedOn.UTC()).Hours() / 24)
+}
+
+func days(n int) string {
+	if n == 1 {
+		return "1 Tag"
+	}
+	return strconv.Itoa(n) + " Tage"
+}
+
+func zonesLabel(z string) string {
+	if z == "" {
+		return "–"
+	}
+	return strings.ReplaceAll(z, ",", ", ")
+}
+
+// The queue page.
+
+type queueData struct {
+	KeyName, KeyID string
+	Municipality   string
+	Flash          *flashView
+	Items          []queueItem
+	Counts         []reasonCount
+	Truncated      bool
+	Limit          int
+}
+
+// flashView confirms a decision after the redirect: the case's status now.
+type flashView struct{ Reference, Status string }
+
+type queueItem struct {
+	Reference, Received, Kind, Zones string
+	AgeDays                          int
+	Age, Duration                    string
+	Reasons                          []resultView
+}
+
+type reasonCount struct {
+	Label string
+	Count int
+}
+
+var referenceFormat = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
+
+func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, key APIKey) error {
+	ctx := r.Context()
+	apps, err := h.svc.Queue(ctx, key.Municipality, clerkQueueLimit+1)
+	if err != nil {
+		return err
+	}
+	d := queueData{KeyName: key.Name, KeyID: key.ID, Municipality: key.Municipality, Limit: clerkQueueLimit}
+	if c, err := h.svc.config(key.Municipality); err == nil && c.Municipality != "" {
+		d.Municipality = c.Municipality
+	}
+	if len(apps) > clerkQueueLimit {
+		apps, d.Truncated = apps[:clerkQueueLimit], true
+	}
+	counts := map[string]int{}
+	for _, a := range apps {
+		it := queueItem{Reference: a.Reference, Received: germanDay(a.AppliedOn), Kind: a.Kind.Label(), Zones: zonesLabel(a.ZoneID),
+			AgeDays: h.svc.ageDays(a), Duration: strconv.Itoa(a.DurationMonths) + " Monate", Reasons: openResults(a.Outcome)}
+		it.Age = days(it.AgeDays)
+		seen := map[string]bool{}
+		for _, res := range it.Reasons {
+			if !seen[res.Label] {
+				seen[res.Label] = true
+				counts[res.Label]++
+			}
+		}
+		d.Items = append(d.Items, it)
+	}
+	for label, n := range counts {
+		d.Counts = append(d.Counts, reasonCount{Label: label, Count: n})
+	}
+	slices.SortFunc(d.Counts, func(a, b reasonCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Label, b.Label))
+	})
+	// The confirmation after a decision names the case only; its status is
+	// read here, so a crafted link cannot claim a decision.
+	if ref := r.URL.Query().Get("entschieden"); referenceFormat.MatchString(ref) {
+		if row, err := getApp(ctx, h.svc.db.Read(), h.svc.db.Engine, "reference", ref, false); err == nil && row.Municipality == key.Municipality {
+			d.Flash = &flashView{Reference: row.Reference, Status: row.Status.Label()}
+		}
+	}
+	if err := h.svc.recordAccess(ctx, key.ID, "", accessViewQueue); err != nil {
+		return err
+	}
+	return h.pages.Render(w, r, http.StatusOK, "queue.html", d)
+}
+
+// The case page.
+
+type caseData struct {
+	KeyName, KeyID string
+	App            Application
+	Status, Kind   string
+	Received, Age  string
+	Applicant      []pair
+	Vehicle        []pair
+	Results        []resultView
+	Checks         []checkView
+	Fee            []pair
+	ClerkReasons   string // the decision's reasons, once decided by a clerk
+	DecidedBy      string
+	Events         []eventView
+	Action         string // where the decision forms post
+	Decidable      bool   // in review
+	CanApprove     bool   // a fee could be determined
+	Token          string
+	Choices        []choiceView // the results that did not pass, to tick as reasons
+	Text           string       // the reasons as typed
+	Errors         map[string]string
+	Conflict       string // why the decision was not stored
+}
+
+type pair struct{ Key, Value string }
+
+type checkView struct{ Register, Question, Answer, At, Reason string }
+
+type eventView struct{ At, From, To, By, Note string }
+
+type choiceView struct {
+	resultView
+	ID      string
+	Checked bool
+}
+
+// HasErrors reports whether a field has an error (used by the template).
+func (d caseData) HasErrors() bool { return len(d.Errors) > 0 }
+
+var clerkRelations = map[Relation]string{Holder: "Halterin oder Halter", CompanyCar: "Firmenwagen", Borrowed: "Überlassenes Fahrzeug",
+	CarSharing: "Carsharing"}
+
+func yesNo(b bool) string {
+	if b {
+		return "ja"
+	}
+	return "nein"
+}
+
+// actorLabel names who made a step of the history.
+func actorLabel(by string) string {
+	switch {
+	case by == "citizen":
+		return "Antragstellende Person"
+	case by == "system":
+		return "System"
+	case strings.HasPrefix(by, "clerk:"):
+		return "Sachbearbeitung (" + strings.TrimPrefix(by, "clerk:") + ")"
+	case strings.HasPrefix(by, "payment:"):
+		return "Zahlungsdienst (" + strings.TrimPrefix(by, "payment:") + ")"
+	}
+	return by
+}
+
+// berlinTime is a moment as local time in Berlin.
+func berlinTime(t time.Time) string { return t.In(berlin).Format("02.01.2006 15:04") }
+
+func (h *Handler) caseData(key APIKey, a Application) caseData {
+	f := a.Form
+	d := caseData{KeyName: key.Name, KeyID: key.ID, App: a, Status: a.Status.Label(), Kind: a.Kind.Label(),
+		Received: germanDay(a.AppliedOn), Age: days(h.svc.ageDays(a)), Results: resultsOf(a.Outcome), Errors: map[string]string{},
+		Action: clerkQueuePath + "/" + a.Reference + "/entscheidung", Decidable: a.Status == Review}
+	d.Applicant = []pair{{"Vorname(n)", f.GivenNames}, {"Familienname", f.FamilyName}, {"Geburtsdatum", germanDate(f.BirthDate)},
+		{"Anschrift", f.Address}, {"E-Mail", f.Email}}
+	d.Vehicle = []pair{{"Kennzeichen", a.Plate}, {"Verhältnis zum Fahrzeug", cmp.Or(clerkRelations[f.Relation], string(f.Relation))}}
+	if f.Relation != "" && f.Relation != Holder {
+		d.Vehicle = append(d.Vehicle, pair{"Erklärung liegt vor", yesNo(f.DeclarationProvided)})
+	}
+	d.Vehicle = append(d.Vehicle, pair{"Kein eigener Stellplatz erklärt", yesNo(f.NoOwnSpace)},
+		pair{"Zone(n)", zonesLabel(a.ZoneID)}, pair{"Laufzeit", strconv.Itoa(a.DurationMonths) + " Monate"})
+	if a.RenewsPermit != "" {
+		d.Vehicle = append(d.Vehicle, pair{"Verlängert den Ausweis", a.RenewsPermit})
+	}
+	if a.ReplacesPermit != "" {
+		d.Vehicle = append(d.Vehicle, pair{"Ersetzt den Ausweis", a.ReplacesPermit})
+	}
+	if o := a.Outcome; o != nil {
+		for _, c := range o.Checks {
+			d.Checks = append(d.Checks, checkView{Register: c.Register, Question: c.Question, Answer: c.Answer,
+				At: berlinTime(c.At), Reason: c.Reason})
+		}
+		if o.FeeCents != nil {
+			d.CanApprove = true
+			d.Fee = []pair{{"Betrag", FormatCents(*o.FeeCents)}, {"Gebührenstufe", o.FeeTier}, {"Rechtsgrundlage", o.FeeSource}}
+		}
+		if strings.HasPrefix(o.By, "clerk:") {
+			d.ClerkReasons, d.DecidedBy = o.Reasons, actorLabel(o.By)
+		}
+	}
+	for _, e := range a.Events {
+		from := "–"
+		if e.From != "" {
+			from = e.From.Label()
+		}
+		d.Events = append(d.Events, eventView{At: berlinTime(e.At), From: from, To: e.To.Label(), By: actorLabel(e.By), Note: e.Note})
+	}
+	if d.Decidable {
+		d.Token = h.decisionToken(key.ID, a.Reference)
+		for i, r := range openResults(a.Outcome) {
+			d.Choices = append(d.Choices, choiceView{resultView: r, ID: "grund-" + strconv.Itoa(i+1)})
+		}
+	}
+	return d
+}
+
+func (h *Handler) clerkCase(w http.ResponseWriter, r *http.Request, key APIKey) error {
+	a, err := h.svc.caseOf(r.Context(), key, r.PathValue("reference"))
+	if err != nil {
+		return err
+	}
+	return h.renderCase(w, r, key, http.StatusOK, h.caseData(key, a))
+}
+
+// renderCase shows the case and records that the key saw it: no case is
+// shown without its record.
+func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, key APIKey, status int, d caseData) error {
+	if err := h.svc.recordAccess(r.Context(), key.ID, d.App.ID, accessViewCase); err != nil {
+		return err
+	}
+	return h.pages.Render(w, r, status, "case.html", d)
+}
+
+// The decision: "bewilligen" or "ablehnen" with a reason text (required,
+// § 39 VwVfG) and, optionally, the results it rests on.
+
+const (
+	decideApprove = "bewilligen"
+	decideReject  = "ablehnen"
+)
+
+// maxReasonText bounds the clerk's text; with the ticked results it stays
+// under the service's limit of 5000 characters.
+const maxReasonText = 4000
+
+// clerkDecide decides a case; clerk has refused requests from other sites.
+func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ref := strings.ToUpper(strings.TrimSpace(r.PathValue("reference")))
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(key.ID, ref))) {
+		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte öffnen Sie den Antrag erneut.")
+	}
+	a, err := h.svc.caseOf(ctx, key, ref)
+	if err != nil {
+		return err
+	}
+	choice := r.PostFormValue("entscheidung")
+	if choice != decideApprove && choice != decideReject {
+		return errs.Field("entscheidung", "Bitte wählen Sie „Antrag bewilligen“ oder „Antrag ablehnen“.")
+	}
+	approve := choice == decideApprove
+	d := h.caseData(key, a)
+	reasons := ""
+	if !approve {
+		d.Text = r.PostFormValue("begruendung")
+		picked := r.PostForm["gruende"]
+		var labels []string
+		for i := range d.Choices {
+			c := &d.Choices[i]
+			if c.Checked = slices.Contains(picked, c.Rule); c.Checked {
+				labels = append(labels, c.Label)
+			}
+		}
+		text := strings.TrimSpace(d.Text)
+		switch {
+		case text == "":
+			d.Errors["begruendung"] = "Bitte begründen Sie die Ablehnung. Die Begründung steht im Bescheid an die antragstellende Person (§ 39 VwVfG)."
+		case len([]rune(text)) > maxReasonText:
+			d.Errors["begruendung"] = fmt.Sprintf("Die Begründung ist zu lang (höchstens %d Zeichen).", maxReasonText)
+		}
+		if len(d.Errors) > 0 {
+			return h.renderCase(w, r, key, http.StatusUnprocessableEntity, d)
+		}
+		reasons = text
+		if len(labels) > 0 {
+			reasons += "\n\nMaßgebliche Prüfergebnisse: " + strings.Join(labels, "; ") + "."
+		}
+	}
+	decided, err := h.svc.Decide(ctx, key.Municipality, ref, approve, reasons, "clerk:"+key.ID)
+	switch {
+	case err == nil:
+		if err := h.svc.recordAccess(ctx, key.ID, decided.ID, accessDecide); err != nil {
+			// The decision stands (its event names the key); the log lacks a line.
+			h.svc.logger.Error("audit: casework decision not recorded", "key_id", key.ID, "reference", ref, "err", err)
+		}
+		h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", ref, "status", string(decided.Status))
+	case errs.Is(err, errs.Conflict):
+		fresh, lerr := h.svc.caseOf(ctx, key, ref)
+		if lerr != nil {
+			return lerr
+		}
+		if sameDecision(fresh, key, approve) {
+			break // a double click: the first request decided as this one would
+		}
+		d = h.caseData(key, fresh)
+		d.Conflict = errs.MessageOf(err)
+		if fresh.Status != Review {
+			d.Conflict = fmt.Sprintf("Der Antrag ist nicht mehr in Prüfung, sondern „%s“: Inzwischen hat jemand anderes entschieden, "+
+				"oder der Antrag wurde zurückgezogen. Was geschehen ist, steht im Verlauf.", fresh.Status.Label())
+		}
+		return h.renderCase(w, r, key, http.StatusConflict, d)
+	case errs.Is(err, errs.Invalid):
+		for _, fe := range web.FieldErrors(err) {
+			d.Errors["begruendung"] = fe.Detail
+		}
+		if len(d.Errors) == 0 {
+			d.Errors["begruendung"] = errs.MessageOf(err)
+		}
+		return h.renderCase(w, r, key, http.StatusUnprocessableEntity, d)
+	default:
+		return err
+	}
+	http.Redirect(w, r, clerkQueuePath+"?entschieden="+url.QueryEscape(ref), http.StatusSeeOther)
+	return nil
+}
+
+// sameDecision reports whether the case left review by this key's
+// decision with the same outcome.
+func sameDecision(a Application, key APIKey, approve bool) bool {
+	want := Rejected
+	if approve {
+		want = Approved
+	}
+	for _, e := range a.Events {
+		if e.From == Review {
+			return e.By == "clerk:"+key.ID && e.To == want
+		}
+	}
+	return false
+}

@@ -1,0 +1,452 @@
+package parking_test
+
+import (
+	"database/sql"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/parking"
+	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/store/storetest"
+	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/web"
+)
+
+// clerk is a browser of a clerk: Basic auth with a casework key (or
+// none), no redirects followed.
+type clerk struct {
+	t          *testing.T
+	base       string
+	user, pass string
+}
+
+func newClerk(t *testing.T, base, key string) *clerk {
+	id, secret, _ := strings.Cut(key, ".")
+	return &clerk{t: t, base: base, user: id, pass: secret}
+}
+
+type answer struct {
+	code int
+	page string
+	hdr  http.Header
+}
+
+func (c *clerk) do(method, path string, form url.Values, header map[string]string) answer {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, c.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	return answer{res.StatusCode, string(page), res.Header}
+}
+
+func (c *clerk) get(path string) answer { c.t.Helper(); return c.do("GET", path, nil, nil) }
+
+var tokenRE = regexp.MustCompile(`name="token" value="([0-9a-f]{64})"`)
+
+// token opens the case page and returns the decision form's token.
+func (c *clerk) token(ref string) string {
+	c.t.Helper()
+	a := c.get("/sachbearbeitung/bewohnerparken/" + ref)
+	m := tokenRE.FindStringSubmatch(a.page)
+	if a.code != 200 || m == nil {
+		c.t.Fatalf("case page %s: %d without a decision token\n%s", ref, a.code, a.page)
+	}
+	return m[1]
+}
+
+// accessLog returns casework_access as lines "action key application".
+func accessLog(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rows, err := db.Read().Query(`SELECT action, api_key_id, application_id FROM casework_access ORDER BY at, action`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var action, key string
+		var app sql.NullString
+		if err := rows.Scan(&action, &key, &app); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, action+" "+key+" "+app.String)
+	}
+	return out
+}
+
+func countOf(lines []string, line string) int {
+	n := 0
+	for _, l := range lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+func keyID(key string) string { id, _, _ := strings.Cut(key, "."); return id }
+
+// The clerks' pages: sign-in with a casework key, the queue with its
+// reasons, the case with its data and history, the decision through the
+// forms with its protections, and the access log.
+func TestClerkPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		assets, err := web.NewAssets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := parking.NewHandler(f.svc, assets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		h.Routes(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+
+		duesseldorf := tenant.Municipality{ARS: "051110000000", Name: "Düsseldorf"}
+		if err := db.Transact(f.ctx, func(tx *sql.Tx) error { return tenant.Ensure(f.ctx, tx, duesseldorf) }); err != nil {
+			t.Fatal(err)
+		}
+		newKey := func(ars, role, name string) string {
+			k, err := f.svc.CreateAPIKey(f.ctx, ars, role, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		key := newKey(demo.Berlin.ARS, parking.RoleCasework, "Test-Sachbearbeitung")
+		key2 := newKey(demo.Berlin.ARS, parking.RoleCasework, "Zweite Sachbearbeitung")
+		enforcement := newKey(demo.Berlin.ARS, parking.RoleEnforcement, "Scanfahrzeug")
+		foreign := newKey(duesseldorf.ARS, parking.RoleCasework, "Düsseldorf")
+
+		// Cases in review: one for the Auskunftssperre, the others fail a rule
+		// of Berlin (only a main residence, a vehicle in service, 18 years).
+		blocked := f.byExp[registers.ExpectBlocked]
+		var failingOnes []registers.DemoResident
+		for _, exp := range []string{registers.ExpectSecondary, registers.ExpectDecommissioned, registers.ExpectMinor} {
+			if r, ok := f.byExp[exp]; ok {
+				failingOnes = append(failingOnes, r)
+			}
+		}
+		if blocked.Person.FamilyName == "" || len(failingOnes) < 2 {
+			t.Fatal("the fixture has no blocked or fewer than two failing residents among the first 60")
+		}
+		failing := failingOnes[0]
+		recA, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(blocked), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.wait(t, recA.Reference, recA.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		recB, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(failing), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := f.wait(t, recB.Reference, recB.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		var failedB []string // rule ids of B's failed results
+		for _, r := range b.Outcome.Results {
+			if r.Verdict == "fail" {
+				failedB = append(failedB, r.Rule)
+			}
+		}
+		if len(failedB) == 0 {
+			t.Fatalf("case B (%s) in review without a failed rule: %+v", failing.Expect, b.Outcome.Results)
+		}
+
+		queue := "/sachbearbeitung/bewohnerparken"
+		caseA, caseB := queue+"/"+recA.Reference, queue+"/"+recB.Reference
+		decideA, decideB := caseA+"/entscheidung", caseB+"/entscheidung"
+		c := newClerk(t, srv.URL, key)
+		// A second clerk opens case A while it is in review.
+		other := newClerk(t, srv.URL, key2)
+		otherTokA := other.token(recA.Reference)
+
+		t.Run("sign-in", func(t *testing.T) {
+			anon := &clerk{t: t, base: srv.URL}
+			wrong := newClerk(t, srv.URL, keyID(key)+".falsch")
+			unknown := newClerk(t, srv.URL, "key_000000000000.geheim")
+			for name, cl := range map[string]*clerk{"no credentials": anon, "wrong password": wrong, "unknown key": unknown} {
+				for _, p := range []string{queue, caseA} {
+					res := cl.get(p)
+					if res.code != http.StatusUnauthorized || res.hdr.Get("WWW-Authenticate") != `Basic realm="Rathaus Sachbearbeitung", charset="UTF-8"` ||
+						!strings.Contains(res.page, "Anmeldung erforderlich") || res.hdr.Get("Cache-Control") != "no-store" ||
+						!strings.Contains(res.hdr.Get("Content-Type"), "text/html") {
+						t.Errorf("%s, GET %s: %d, WWW-Authenticate %q, Cache-Control %q; want 401 with the challenge and a German page\n%s",
+							name, p, res.code, res.hdr.Get("WWW-Authenticate"), res.hdr.Get("Cache-Control"), res.page)
+					}
+					if strings.Contains(res.page, blocked.Person.FamilyName) {
+						t.Errorf("%s, GET %s shows personal data", name, p)
+					}
+				}
+			}
+			if res := newClerk(t, srv.URL, enforcement).get(queue); res.code != http.StatusForbidden ||
+				!strings.Contains(res.page, "nicht für die Sachbearbeitung bestimmt") {
+				t.Errorf("enforcement key: %d, want 403 naming the reason\n%s", res.code, res.page)
+			}
+		})
+
+		t.Run("queue", func(t *testing.T) {
+			before := len(accessLog(t, db))
+			res := c.get(queue)
+			if res.code != 200 || res.hdr.Get("Cache-Control") != "no-store" {
+				t.Fatalf("queue: %d, Cache-Control %q\n%s", res.code, res.hdr.Get("Cache-Control"), res.page)
+			}
+			iA, iB := strings.Index(res.page, `href="`+caseA+`"`), strings.Index(res.page, `href="`+caseB+`"`)
+			if iA < 0 || iB < 0 || iA > iB {
+				t.Errorf("queue does not link both cases, oldest first (A at %d, B at %d)", iA, iB)
+			}
+			for _, want := range []string{"Auskunftssperre", "§ 51 BMG", "Auskunftssperre: 1 Antrag", germanDay(a.AppliedOn), "0 Tage", "24 Monate"} {
+				if !strings.Contains(res.page, want) {
+					t.Errorf("queue does not show %q", want)
+				}
+			}
+			for _, r := range b.Outcome.Results {
+				if r.Verdict == "fail" && !strings.Contains(res.page, r.Source) {
+					t.Errorf("queue does not give the source of B's failed rule %s: %q", r.Rule, r.Source)
+				}
+			}
+			// The queue is about cases, not people.
+			if strings.Contains(res.page, blocked.Person.FamilyName) {
+				t.Error("the queue shows the applicant's name")
+			}
+			log := accessLog(t, db)
+			if len(log) != before+1 || log[len(log)-1] != "view_queue "+keyID(key)+" " {
+				t.Errorf("access log after the queue: %q, want one view_queue line", log[before:])
+			}
+			empty := newClerk(t, srv.URL, foreign).get(queue)
+			if empty.code != 200 || !strings.Contains(empty.page, "Zurzeit wartet kein Antrag auf Sie") || strings.Contains(empty.page, recA.Reference) {
+				t.Errorf("queue of another municipality: %d, want the friendly empty message and no Berlin case\n%s", empty.code, empty.page)
+			}
+		})
+
+		t.Run("case", func(t *testing.T) {
+			before := len(accessLog(t, db))
+			res := c.get(caseA)
+			if res.code != 200 || res.hdr.Get("Cache-Control") != "no-store" {
+				t.Fatalf("case page: %d, Cache-Control %q\n%s", res.code, res.hdr.Get("Cache-Control"), res.page)
+			}
+			for _, want := range []string{blocked.Person.GivenNames, blocked.Person.FamilyName, blocked.Person.BirthDate.Format("02.01.2006"),
+				blocked.Vehicles[0].Plate.String(), "test@example.org", "Auskunftssperre", "§ 51 BMG", "Registerabfragen", "Eingegangen",
+				"Antrag bewilligen", "Antrag ablehnen", `name="gruende" value="residence.blocked"`} {
+				if !strings.Contains(res.page, want) {
+					t.Errorf("case page does not show %q", want)
+				}
+			}
+			log := accessLog(t, db)
+			if len(log) != before+1 || log[len(log)-1] != "view_case "+keyID(key)+" "+a.ID {
+				t.Errorf("access log after opening the case: %q, want one view_case line", log[before:])
+			}
+			if res := newClerk(t, srv.URL, foreign).get(caseA); res.code != http.StatusNotFound || strings.Contains(res.page, blocked.Person.FamilyName) {
+				t.Errorf("case of another municipality: %d, want 404 without its data", res.code)
+			}
+			if res := c.get(queue + "/BP-2026-00000000"); res.code != http.StatusNotFound {
+				t.Errorf("unknown case: %d, want 404", res.code)
+			}
+		})
+
+		t.Run("forgery refused", func(t *testing.T) {
+			tokA, tokB := c.token(recA.Reference), c.token(recB.Reference)
+			approve := func(tok string) url.Values { return url.Values{"token": {tok}, "entscheidung": {"bewilligen"}} }
+			for _, tc := range []struct {
+				name   string
+				path   string
+				form   url.Values
+				header map[string]string
+			}{
+				{"no token", decideA, url.Values{"entscheidung": {"bewilligen"}}, nil},
+				{"wrong token", decideA, approve(strings.Repeat("ab", 32)), nil},
+				{"token of another case", decideA, approve(tokB), nil},
+				{"cross-site", decideA, approve(tokA), map[string]string{"Sec-Fetch-Site": "cross-site"}},
+				{"same-site", decideA, approve(tokA), map[string]string{"Sec-Fetch-Site": "same-site"}},
+				{"foreign origin", decideA, approve(tokA), map[string]string{"Origin": "http://boese.example"}},
+				{"null origin", decideA, approve(tokA), map[string]string{"Origin": "null"}},
+				{"same-site fetch, this origin", decideA, approve(tokA), map[string]string{"Sec-Fetch-Site": "same-site", "Origin": srv.URL}},
+			} {
+				res := c.do("POST", tc.path, tc.form, tc.header)
+				if res.code != http.StatusForbidden {
+					t.Errorf("%s: %d, want 403\n%s", tc.name, res.code, res.page)
+				}
+			}
+			// A foreign site's post does not even make the browser ask for a sign-in.
+			anon := &clerk{t: t, base: srv.URL}
+			if res := anon.do("POST", decideA, approve(tokA), map[string]string{"Sec-Fetch-Site": "cross-site"}); res.code != http.StatusForbidden ||
+				res.hdr.Get("WWW-Authenticate") != "" {
+				t.Errorf("cross-site post without credentials: %d, WWW-Authenticate %q; want 403 without a challenge", res.code, res.hdr.Get("WWW-Authenticate"))
+			}
+			// Another clerk's form is not this clerk's.
+			if res := newClerk(t, srv.URL, key2).do("POST", decideA, approve(tokA), nil); res.code != http.StatusForbidden {
+				t.Errorf("token of another key: %d, want 403", res.code)
+			}
+			if res := newClerk(t, srv.URL, foreign).do("POST", decideA, approve(tokA), nil); res.code != http.StatusForbidden && res.code != http.StatusNotFound {
+				t.Errorf("decision by another municipality: %d, want 403 or 404", res.code)
+			}
+			if got, _ := f.svc.Get(f.ctx, recA.Reference, recA.AccessCode); got.Status != parking.Review {
+				t.Fatalf("after refused decisions the case is %s, want still in review", got.Status)
+			}
+		})
+
+		t.Run("reject needs reasons", func(t *testing.T) {
+			tok := c.token(recB.Reference)
+			res := c.do("POST", decideB, url.Values{"token": {tok}, "entscheidung": {"ablehnen"}, "begruendung": {"  "}, "gruende": {failedB[0]}}, nil)
+			if res.code != http.StatusUnprocessableEntity || !strings.Contains(res.page, `id="begruendung-fehler"`) ||
+				!strings.Contains(res.page, "Bitte begründen Sie die Ablehnung") || !strings.Contains(res.page, `value="`+failedB[0]+`" checked`) {
+				t.Errorf("reject without reasons: %d, want 422 with the field's German message and the tick kept\n%s", res.code, res.page)
+			}
+			long := "Zu <lang> " + strings.Repeat("x", 4000)
+			res = c.do("POST", decideB, url.Values{"token": {tok}, "entscheidung": {"ablehnen"}, "begruendung": {long}}, nil)
+			if res.code != http.StatusUnprocessableEntity || !strings.Contains(res.page, "höchstens 4000 Zeichen") ||
+				!strings.Contains(res.page, "Zu &lt;lang&gt; xxxx") {
+				t.Errorf("reject with a too long text: %d, want 422 with the text kept\n%.2000s", res.code, res.page)
+			}
+			if got, _ := f.svc.Get(f.ctx, recB.Reference, recB.AccessCode); got.Status != parking.Review {
+				t.Errorf("after invalid rejections the case is %s, want still in review", got.Status)
+			}
+		})
+
+		var tokA string
+		t.Run("approve", func(t *testing.T) {
+			tokA = c.token(recA.Reference)
+			res := c.do("POST", decideA, url.Values{"token": {tokA}, "entscheidung": {"bewilligen"}},
+				// As a browser sends it under Referrer-Policy: no-referrer.
+				map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+			wantLoc := queue + "?entschieden=" + recA.Reference
+			if res.code != http.StatusSeeOther || res.hdr.Get("Location") != wantLoc || res.hdr.Get("Cache-Control") != "no-store" {
+				t.Fatalf("approve: %d → %q, want 303 → %s\n%s", res.code, res.hdr.Get("Location"), wantLoc, res.page)
+			}
+			got, _ := f.svc.Get(f.ctx, recA.Reference, recA.AccessCode)
+			if got.Status != parking.Approved && got.Status != parking.AwaitingPayment {
+				t.Errorf("after approval the case is %s, want approved", got.Status)
+			}
+			if n := countOf(accessLog(t, db), "decide "+keyID(key)+" "+a.ID); n != 1 {
+				t.Errorf("%d decide lines for the approval, want 1", n)
+			}
+			page := c.get(wantLoc).page
+			if !strings.Contains(page, "Entscheidung gespeichert: Antrag "+recA.Reference+" ist jetzt „"+parking.Approved.Label()+"“") ||
+				strings.Contains(page, `href="`+caseA+`"`) {
+				t.Errorf("queue after the approval does not confirm it, or still lists the case\n%s", page)
+			}
+			if page := newClerk(t, srv.URL, foreign).get(wantLoc).page; strings.Contains(page, "Entscheidung gespeichert") {
+				t.Error("another municipality's queue confirms a Berlin decision")
+			}
+			// A double click: the second request finds its own decision.
+			res = c.do("POST", decideA, url.Values{"token": {tokA}, "entscheidung": {"bewilligen"}}, nil)
+			if res.code != http.StatusSeeOther {
+				t.Errorf("second click on approve: %d, want 303 like the first", res.code)
+			}
+			if n := countOf(accessLog(t, db), "decide "+keyID(key)+" "+a.ID); n != 1 {
+				t.Errorf("%d decide lines after a double click, want 1", n)
+			}
+		})
+
+		t.Run("reject", func(t *testing.T) {
+			tok := c.token(recB.Reference)
+			res := c.do("POST", decideB, url.Values{"token": {tok}, "entscheidung": {"ablehnen"},
+				"begruendung": {"Das Fahrzeug erfüllt die Voraussetzungen nicht."}, "gruende": {failedB[0], "erfunden.regel"}}, nil)
+			if res.code != http.StatusSeeOther || res.hdr.Get("Location") != queue+"?entschieden="+recB.Reference {
+				t.Fatalf("reject: %d → %q\n%s", res.code, res.hdr.Get("Location"), res.page)
+			}
+			got, _ := f.svc.Get(f.ctx, recB.Reference, recB.AccessCode)
+			if got.Status != parking.Rejected || got.Outcome == nil || !strings.Contains(got.Outcome.Reasons, "Das Fahrzeug erfüllt die Voraussetzungen nicht.") ||
+				!strings.Contains(got.Outcome.Reasons, "Maßgebliche Prüfergebnisse: ") || strings.Contains(got.Outcome.Reasons, "erfunden") {
+				t.Fatalf("after rejection: %s, reasons %q", got.Status, got.Outcome.Reasons)
+			}
+			if by := got.Events[len(got.Events)-1].By; by != "clerk:"+keyID(key) {
+				t.Errorf("rejection recorded as by %q, want the clerk's key", by)
+			}
+			ms := f.mails(t, recB.Reference)
+			if len(ms) != 2 || !strings.Contains(ms[1].Subject, "abgelehnt") || !strings.Contains(ms[1].Body, "Das Fahrzeug erfüllt die Voraussetzungen nicht.") {
+				t.Errorf("mails after the rejection: %v, want the receipt and the rejection with the clerk's reasons", ms)
+			}
+			if n := countOf(accessLog(t, db), "decide "+keyID(key)+" "+b.ID); n != 1 {
+				t.Errorf("%d decide lines for the rejection, want 1", n)
+			}
+		})
+
+		t.Run("someone was faster", func(t *testing.T) {
+			// The second clerk opened A before the decision and now rejects it.
+			if !strings.Contains(other.get(caseA).page, "nicht in Prüfung") {
+				t.Error("the case page of a decided case does not say it is no longer in review")
+			}
+			res := other.do("POST", decideA, url.Values{"token": {otherTokA}, "entscheidung": {"ablehnen"}, "begruendung": {"Zu spät"}}, nil)
+			if res.code != http.StatusConflict || !strings.Contains(res.page, "Ihre Entscheidung wurde nicht gespeichert") ||
+				!strings.Contains(res.page, "nicht mehr in Prüfung, sondern „"+parking.Approved.Label()+"“") {
+				t.Errorf("decision on a decided case: %d, want 409 saying what happened\n%s", res.code, res.page)
+			}
+			// The same clerk, changing their mind, is told the same.
+			res = c.do("POST", decideA, url.Values{"token": {tokA}, "entscheidung": {"ablehnen"}, "begruendung": {"Doch nicht"}}, nil)
+			if res.code != http.StatusConflict {
+				t.Errorf("other decision by the same clerk on a decided case: %d, want 409", res.code)
+			}
+			if got, _ := f.svc.Get(f.ctx, recA.Reference, recA.AccessCode); got.Status == parking.Rejected {
+				t.Error("a late rejection overturned the approval")
+			}
+		})
+
+		t.Run("API reads and decisions are logged", func(t *testing.T) {
+			recC, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(failingOnes[1]), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.wait(t, recC.Reference, recC.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+			api := func(method, path, body string) int {
+				t.Helper()
+				req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+key2)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				return res.StatusCode
+			}
+			if code := api("GET", "/api/v1/municipalities/"+demo.Berlin.ARS+"/parking/queue", ""); code != 200 {
+				t.Fatalf("API queue: %d", code)
+			}
+			if code := api("POST", "/api/v1/parking/applications/"+recC.Reference+"/decision", `{"approve": false, "reasons": "Nicht erfüllt."}`); code != 200 {
+				t.Fatalf("API decision: %d", code)
+			}
+			c, _ := f.svc.Get(f.ctx, recC.Reference, recC.AccessCode)
+			log := accessLog(t, db)
+			if countOf(log, "view_queue "+keyID(key2)+" ") != 1 || countOf(log, "decide "+keyID(key2)+" "+c.ID) != 1 {
+				t.Errorf("access log after an API read and decision: %q, want one view_queue and one decide line of the key", log)
+			}
+		})
+
+		// The log names keys and cases, never people.
+		var text strings.Builder
+		for _, l := range accessLog(t, db) {
+			text.WriteString(l + "\n")
+		}
+		for _, s := range []string{blocked.Person.FamilyName, failing.Person.FamilyName, blocked.Vehicles[0].Plate.String(), recA.Reference} {
+			if strings.Contains(text.String(), s) {
+				t.Errorf("the access log contains %q", s)
+			}
+		}
+	}, sets...)
+}
