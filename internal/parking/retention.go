@@ -137,10 +137,17 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 			return 0, err
 		}
 	}
-	// Enforcement lookups older than the retention period go as well.
+	// Enforcement lookups and the log of clerks' access older than the
+	// retention period go as well (neither holds personal data, but both
+	// would otherwise grow without end).
 	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM enforcement_lookups WHERE at < $1 AND api_key_id IN (SELECT id FROM api_keys WHERE municipality = $2)`, cutoff, ars)
-		return err
+		for _, table := range []string{"enforcement_lookups", "casework_access"} {
+			_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE at < $1 AND api_key_id IN (SELECT id FROM api_keys WHERE municipality = $2)`, cutoff, ars)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return len(ids), err
 }
