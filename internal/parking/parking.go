@@ -37,7 +37,12 @@
 // valid); a cancellation ends the permit at once and orders the refund the
 // fee schedule allows at the treasury.
 //
-// Not here yet: document uploads (the workbench issue).
+// Clerks decide the applications in review on minimal pages under
+// /sachbearbeitung/bewohnerparken (queue_page.go) or over the API, signed in
+// with a casework API key until staff sign-in exists; every view and
+// decision is logged in casework_access.
+//
+// Not here yet: document uploads and the full workbench (its own issue).
 package parking
 
 import (
