@@ -7,7 +7,9 @@
 //	rathaus migrate    apply database migrations
 //	rathaus zones import --tenant ARS FILE.geojson
 //	rathaus addresses import --tenant ARS FILE.csv
+//	rathaus permit keygen [--out KEY.pem] [--public-out PUBKEY.pem]
 //	rathaus permit verify --key PUBKEY.pem TOKEN
+//	rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
 //	rathaus version
 package main
 
@@ -41,7 +43,9 @@ Aufruf:
   rathaus migrate   [--database-url URL]                              Datenbank-Migrationen anwenden
   rathaus zones import --tenant ARS [--valid-from JJJJ-MM-TT] [--name NAME] DATEI.geojson
   rathaus addresses import --tenant ARS DATEI.csv
+  rathaus permit keygen [--out SCHLÜSSEL.pem] [--public-out ÖFFENTLICH.pem]
   rathaus permit verify --key SCHLÜSSEL.pem TOKEN                 QR-Code eines Ausweises offline prüfen
+  rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -73,10 +77,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return runAddressesImport(ctx, rest[1:], getenv, stdout, stderr)
 	case "permit":
-		if len(rest) == 0 || rest[0] != "verify" {
-			return errors.New("erwartet: rathaus permit verify --key SCHLÜSSEL.pem TOKEN")
+		switch {
+		case len(rest) > 0 && rest[0] == "verify":
+			return runPermitVerify(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "keygen":
+			return runPermitKeygen(rest[1:], stdout, stderr)
 		}
-		return runPermitVerify(rest[1:], stdout, stderr)
+		return errors.New("erwartet: rathaus permit keygen [--out SCHLÜSSEL.pem] oder rathaus permit verify --key SCHLÜSSEL.pem TOKEN")
+	case "apikey":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("erwartet: " + apikeyUsage)
+		}
+		return runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

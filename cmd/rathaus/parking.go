@@ -6,15 +6,18 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"opencode.de/rathaus/rathaus/internal/config"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/documents"
+	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
@@ -22,23 +25,101 @@ import (
 	"opencode.de/rathaus/rathaus/internal/payment"
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/tenant"
 )
 
-// parkingFeature is the Bewohnerparken service as the demo wires it: demo
-// registers, the test payment provider, a signing key in the data
-// directory.
+// parkingFeature is the Bewohnerparken service as wired for one process:
+// the service and the backends it was given.
 type parkingFeature struct {
-	svc      *parking.Service
-	provider *payment.TestProvider
-	regs     *registers.Demo
-	outbox   *mail.Outbox
-	dataDir  string
-	keys     demoKeys
+	svc          *parking.Service
+	municipality string                // ARS of the citizen pages
+	provider     *payment.TestProvider // the test provider, or nil; its pages are mounted under /testzahlung
+	regs         *registers.Demo       // the demo registers, or nil
+	outbox       *mail.Outbox
+
+	// Demo only: the data directory and the API keys kept in it.
+	dataDir string
+	keys    demoKeys
 }
 
 type demoKeys struct{ enforcement, casework string }
 
-func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSvc *geo.Service, outbox *mail.Outbox, logger *slog.Logger, base string) (*parkingFeature, error) {
+// parkingSetup is what the demo and serve choose differently; newParking
+// does the wiring both share. A real register adapter (Amtsnetz) or payment
+// provider is one more value of registers or payment here.
+type parkingSetup struct {
+	municipality  string                   // ARS of the citizen pages
+	authority     string                   // issuing authority printed on the municipality's permits
+	rules         map[string]*rules.Config // by ARS; must hold municipality
+	signingKey    *ecdsa.PrivateKey        // P-256; signs the permits' QR tokens
+	registers     string                   // config.ParkingRegistersDemo
+	payment       string                   // config.PaymentProviderTest
+	paymentSecret []byte                   // signs the payment callbacks
+	// specimen prints permits as "MUSTER": a permit that no real register
+	// or payment stands behind must not look like a valid one.
+	specimen bool
+	// publicOutbox: the demo shows every e-mail on /demo/post.
+	publicOutbox bool
+}
+
+// parkingDeps are the platform parts the service uses.
+type parkingDeps struct {
+	db     *store.DB
+	geo    *geo.Service
+	outbox *mail.Outbox
+	logger *slog.Logger
+	base   string // the server's public URL
+}
+
+// newParking wires the Bewohnerparken service.
+func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFeature, error) {
+	if _, ok := s.rules[s.municipality]; !ok {
+		return nil, fmt.Errorf("parking: no rule configuration for %s", s.municipality)
+	}
+	signer, err := documents.NewSigner(s.signingKey, documents.KeyID(&s.signingKey.PublicKey))
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &s.signingKey.PublicKey})
+	if err != nil {
+		return nil, err
+	}
+	p := &parkingFeature{municipality: s.municipality, outbox: d.outbox}
+	var regs parking.Registers
+	switch s.registers {
+	case config.ParkingRegistersDemo:
+		addrs, err := demo.AddressesInZones()
+		if err != nil {
+			return nil, err
+		}
+		p.regs = registers.NewDemo(2026, addrs)
+		regs = parking.Registers{Residence: p.regs.Residence(), Vehicles: p.regs.Vehicles(), Treasury: p.regs.Treasury()}
+	default:
+		return nil, fmt.Errorf("parking: unknown registers %q", s.registers)
+	}
+	var provider payment.Provider
+	switch s.payment {
+	case config.PaymentProviderTest:
+		p.provider = payment.NewTestProvider(s.paymentSecret, d.base+"/testzahlung")
+		provider = p.provider
+	default:
+		return nil, fmt.Errorf("parking: unknown payment provider %q", s.payment)
+	}
+	p.svc, err = parking.NewService(ctx, parking.Options{
+		DB: d.db, Geo: d.geo, Configs: s.rules, Signer: signer, Verifier: verifier, Payments: provider, Mail: d.outbox, Logger: d.logger,
+		BaseURL: d.base, Demo: s.specimen, PublicOutbox: s.publicOutbox, Registers: regs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.svc.Authority[s.municipality] = s.authority
+	return p, nil
+}
+
+// newParkingDemo wires Bewohnerparken as the demo runs it: demo registers,
+// the test payment provider with a secret that lives as long as the
+// process, the shipped rules and a signing key kept in the data directory.
+func newParkingDemo(ctx context.Context, cfg *config.Config, d parkingDeps) (*parkingFeature, error) {
 	configs, err := rules.Embedded()
 	if err != nil {
 		return nil, fmt.Errorf("parking rules: %w", err)
@@ -47,36 +128,121 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, db *store.DB, geoSv
 	if err != nil {
 		return nil, err
 	}
-	signer, err := documents.NewSigner(key, documents.KeyID(&key.PublicKey))
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &key.PublicKey})
-	if err != nil {
-		return nil, err
-	}
-	addrs, err := demo.AddressesInZones()
-	if err != nil {
-		return nil, err
-	}
-	regs := registers.NewDemo(2026, addrs)
 	var secret [32]byte
 	rand.Read(secret[:])
-	provider := payment.NewTestProvider(secret[:], base+"/testzahlung")
-	svc, err := parking.NewService(ctx, parking.Options{
-		DB: db, Geo: geoSvc, Configs: configs, Signer: signer, Verifier: verifier, Payments: provider, Mail: outbox, Logger: logger,
-		BaseURL: base, Demo: true,
-		Registers: parking.Registers{Residence: regs.Residence(), Vehicles: regs.Vehicles(), Treasury: regs.Treasury()},
+	p, err := newParking(ctx, d, parkingSetup{
+		municipality: demo.Berlin.ARS, authority: "Land Berlin – Straßenverkehrsbehörde (Demo)",
+		rules: configs, signingKey: key,
+		registers: config.ParkingRegistersDemo, payment: config.PaymentProviderTest, paymentSecret: secret[:],
+		specimen: true, publicOutbox: true,
 	})
 	if err != nil {
 		return nil, err
 	}
-	svc.Authority[demo.Berlin.ARS] = "Land Berlin – Straßenverkehrsbehörde (Demo)"
-	return &parkingFeature{svc: svc, provider: provider, regs: regs, outbox: outbox, dataDir: cfg.DataDir}, nil
+	p.dataDir = cfg.DataDir
+	return p, nil
+}
+
+// newParkingServe wires Bewohnerparken as the operator configured it
+// (cfg.Validate has checked the options). It refuses a municipality that
+// has no rule configuration or is not in the database, and says on stdout
+// and in the log when a backend is not one for production.
+func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, stdout io.Writer) (*parkingFeature, error) {
+	ars := cfg.ParkingMunicipality
+	var configs map[string]*rules.Config
+	var err error
+	from := "den mitgelieferten Regeln"
+	if cfg.ParkingRulesDir == "" {
+		configs, err = rules.Embedded()
+	} else {
+		configs, err = loadRulesDir(cfg.ParkingRulesDir, d.logger)
+		from = cfg.ParkingRulesDir
+	}
+	if err != nil {
+		return nil, fmt.Errorf("RATHAUS_PARKING_RULES_DIR: %w", err)
+	}
+	if _, ok := configs[ars]; !ok {
+		have := make([]string, 0, len(configs))
+		for a := range configs {
+			have = append(have, a)
+		}
+		slices.Sort(have)
+		return nil, fmt.Errorf("RATHAUS_PARKING_MUNICIPALITY %s: keine Regel- und Gebührenkonfiguration in %s (vorhanden: %s)", ars, from, strings.Join(have, ", "))
+	}
+	if _, err := tenant.Get(ctx, d.db.Read(), ars); err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, fmt.Errorf("RATHAUS_PARKING_MUNICIPALITY %s: die Kommune ist nicht in der Datenbank; zuerst ihre Zonen und Adressen importieren:\n"+
+				"  rathaus zones import --tenant %s --name NAME ZONEN.geojson\n  rathaus addresses import --tenant %s ADRESSEN.csv", ars, ars, ars)
+		}
+		return nil, err
+	}
+	key, err := documents.ParsePrivateKeyPEM([]byte(cfg.ParkingSigningKey))
+	if err != nil {
+		return nil, fmt.Errorf("RATHAUS_PARKING_SIGNING_KEY: %w", err)
+	}
+	setup := parkingSetup{
+		municipality: ars, authority: cfg.ParkingAuthority, rules: configs, signingKey: key,
+		registers: cfg.ParkingRegisters, payment: cfg.PaymentProvider, paymentSecret: []byte(cfg.PaymentSecret),
+	}
+	if setup.registers == config.ParkingRegistersDemo {
+		setup.specimen = true
+		d.logger.Warn("Bewohnerparken runs on the synthetic demo registers: no real register queries, not for production")
+		fmt.Fprintln(stdout, "ACHTUNG: Demo-Register – Bewohnerparken prüft gegen erfundene Personen und Fahrzeuge, keine echten Registerabfragen. Nicht für den Produktivbetrieb.")
+	}
+	if setup.payment == config.PaymentProviderTest {
+		setup.specimen = true
+		d.logger.Warn("Bewohnerparken uses the test payment provider: no money moves, permits are specimens, not for production")
+		fmt.Fprintln(stdout, "ACHTUNG: Testzahlung – es fließt kein Geld, Ausweise tragen „MUSTER“. Nicht für den Produktivbetrieb.")
+	}
+	p, err := newParking(ctx, d, setup)
+	if err != nil {
+		return nil, err
+	}
+	d.logger.Info("Bewohnerparken offered", "municipality", ars, "registers", setup.registers, "payment", setup.payment,
+		"signing_key_id", documents.KeyID(&key.PublicKey), "url", d.base+"/bewohnerparken")
+	return p, nil
+}
+
+// loadRulesDir reads every *.json file of dir as one municipality's rule
+// and fee configuration, with the checks the shipped files pass: each file
+// is valid, its name starts with its ARS, and no ARS comes twice. What
+// loads but is legally doubtful is logged as a warning.
+func loadRulesDir(dir string, logger *slog.Logger) (map[string]*rules.Config, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: keine *.json-Dateien", dir)
+	}
+	configs := map[string]*rules.Config{}
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		cfg, warnings, err := rules.Load(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !strings.HasPrefix(filepath.Base(file), cfg.ARS) {
+			return nil, fmt.Errorf("%s: der Dateiname beginnt nicht mit dem Regionalschlüssel %s der Datei", file, cfg.ARS)
+		}
+		if _, dup := configs[cfg.ARS]; dup {
+			return nil, fmt.Errorf("%s: Regionalschlüssel %s ist doppelt konfiguriert", file, cfg.ARS)
+		}
+		for _, w := range warnings {
+			logger.Warn("parking rules", "file", file, "warning", w.String())
+		}
+		configs[cfg.ARS] = cfg
+	}
+	return configs, nil
 }
 
 // seed creates the demo's API keys once and keeps them in the data
-// directory (demo only: a real installation shows a key exactly once).
+// directory (demo only: a real installation shows a key exactly once, see
+// rathaus apikey create).
 func (p *parkingFeature) seed(ctx context.Context, say func(string, ...any)) error {
 	if p == nil {
 		return nil
@@ -100,6 +266,16 @@ func (p *parkingFeature) seed(ctx context.Context, say func(string, ...any)) err
 	}
 	say("Demo-API-Schlüssel angelegt (%s)", file)
 	return os.WriteFile(file, []byte("enforcement="+p.keys.enforcement+"\ncasework="+p.keys.casework+"\n"), 0o600)
+}
+
+// clerkText is the demo's line for the clerk pages, signed in with the
+// casework key as HTTP Basic credentials.
+func (p *parkingFeature) clerkText(base string) string {
+	if p == nil || p.keys.casework == "" {
+		return ""
+	}
+	id, secret, _ := strings.Cut(p.keys.casework, ".")
+	return fmt.Sprintf("  %s/sachbearbeitung/bewohnerparken  Sachbearbeitung (Benutzer: %s, Passwort: %s)\n", base, id, secret)
 }
 
 func (p *parkingFeature) keysText() string {

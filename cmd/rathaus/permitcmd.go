@@ -64,3 +64,72 @@ func runPermitVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// runPermitKeygen creates a new permit signing key (ECDSA P-256) for
+// RATHAUS_PARKING_SIGNING_KEY: the private key as PKCS #8 PEM to --out
+// (created with mode 0600, never overwritten) or to stdout; the public key
+// as PEM to --public-out or to stderr, for offline verifiers (rathaus permit
+// verify --key). Text before the PEM block on stderr does not disturb a
+// PEM reader, so "2> public.pem" gives a usable file.
+func runPermitKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("permit keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "Datei für den privaten Schlüssel (wird mit Modus 0600 neu angelegt, nie überschrieben; Standard: Standardausgabe)")
+	pubOut := fs.String("public-out", "", "Datei für den öffentlichen Schlüssel (Standard: Standardfehlerausgabe)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return errors.New("erwartet: rathaus permit keygen [--out SCHLÜSSEL.pem] [--public-out ÖFFENTLICH.pem]")
+	}
+	key, err := documents.GenerateKey()
+	if err != nil {
+		return err
+	}
+	private, err := documents.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	public, err := documents.MarshalPublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		if _, err := stdout.Write(private); err != nil {
+			return err
+		}
+	} else if err := writeNewFile(*out, private, 0o600); err != nil {
+		return err
+	}
+	kid := documents.KeyID(&key.PublicKey)
+	if *pubOut == "" {
+		fmt.Fprintf(stderr, "Öffentlicher Schlüssel (kid %s) für die Offline-Prüfung mit rathaus permit verify --key:\n%s", kid, public)
+		return nil
+	}
+	if err := os.WriteFile(*pubOut, public, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "Öffentlicher Schlüssel (kid %s) in %s\n", kid, *pubOut)
+	return nil
+}
+
+// writeNewFile creates file with mode perm and writes data to disk; an
+// existing file is an error, so that a key is never replaced by accident.
+func writeNewFile(file string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s gibt es schon; ein vorhandener Schlüssel wird nicht überschrieben", file)
+		}
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

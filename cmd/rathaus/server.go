@@ -113,12 +113,17 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 	if err != nil {
 		return err
 	}
+	// Bewohnerparken: the demo always offers it on its own backends; serve
+	// only when the operator configured it (RATHAUS_PARKING_*).
 	var park *parkingFeature
-	if m == modeDemo {
-		// Bewohnerparken runs on demo registers and the test payment
-		// provider until real register adapters exist (Amtsnetz), so only
-		// the demo offers it.
-		if park, err = newParkingDemo(ctx, &cfg, db, svc, outbox, logger, base); err != nil {
+	deps := parkingDeps{db: db, geo: svc, outbox: outbox, logger: logger, base: base}
+	switch {
+	case m == modeDemo:
+		if park, err = newParkingDemo(ctx, &cfg, deps); err != nil {
+			return err
+		}
+	case cfg.ParkingEnabled():
+		if park, err = newParkingServe(ctx, &cfg, deps, stdout); err != nil {
 			return err
 		}
 	}
@@ -195,8 +200,8 @@ Bewohnerparkausweis (Demo):
   %s/bewohnerparken         Antrag stellen
   %s/demo                   Demo-Einwohnerinnen und -Einwohner zum Ausprobieren
   %s/demo/post              Postausgang: die E-Mails der Demo
-%sBeenden mit Strg+C.
-`, cfg.DataDir, base, base, base, base, base, base, base, base, park.keysText())
+%s%sBeenden mit Strg+C.
+`, cfg.DataDir, base, base, base, base, base, base, base, base, park.clerkText(base), park.keysText())
 	}
 	if onStart != nil {
 		onStart(base)
@@ -291,11 +296,15 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		if sf.parking, err = parking.NewHandler(park.svc, assets); err != nil {
 			return nil, err
 		}
-		sf.parking.DefaultMunicipality = demo.Berlin.ARS
-		if m == modeDemo {
-			sf.demoRegs = park.regs
+		sf.parking.DefaultMunicipality = park.municipality
+		if park.provider != nil {
 			css := func() string { u, _ := assets.URL("kern/kern.min.css"); return u }
 			sf.testPayment = park.provider.Handler(css)
+		}
+		// serve never shows the demo population or the outbox, even on
+		// the demo registers.
+		if m == modeDemo {
+			sf.demoRegs = park.regs
 			if sf.post, err = mail.NewHandler(park.outbox, assets); err != nil {
 				return nil, err
 			}
@@ -332,7 +341,7 @@ type surfaces struct {
 	site        *site.Handler
 	parking     *parking.Handler
 	demoRegs    *registers.Demo // demo only: /demo and /api/v1/demo/residents
-	testPayment http.Handler    // demo only: the test payment provider's pages
+	testPayment http.Handler    // the test payment provider's pages, when it is the provider
 	post        *mail.Handler   // demo only: /demo/post, the outbox
 }
 

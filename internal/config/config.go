@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/store"
 )
 
@@ -45,16 +46,57 @@ type Config struct {
 	JobRescueAfter     time.Duration // a job "running" this long in a dead process is taken over
 	SMTPURL            string        // smtp://USER:PASSWORD@HOST:PORT (STARTTLS) or smtps://…; empty: e-mails stay in the outbox (secret)
 	MailFrom           string        // sender of e-mails: "Name <address>"
+
+	// Bewohnerparken in serve (the demo wires its own). Empty
+	// ParkingRegisters: serve does not offer the service.
+	ParkingRegisters    string // "" or ParkingRegistersDemo; "amtsnetz" follows
+	ParkingMunicipality string // ARS of the municipality whose citizen pages this installation serves
+	ParkingRulesDir     string // rule and fee JSON files; empty: the shipped ones
+	ParkingSigningKey   string // PEM of the ECDSA P-256 key permits are signed with (secret)
+	ParkingAuthority    string // issuing authority printed on permits
+	PaymentProvider     string // PaymentProviderTest
+	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
 }
+
+// The values of RATHAUS_PARKING_REGISTERS and RATHAUS_PAYMENT_PROVIDER.
+const (
+	// ParkingRegistersDemo are the synthetic registers of
+	// internal/registers: invented people and vehicles at Berlin's demo
+	// addresses, no real register query.
+	ParkingRegistersDemo = "demo"
+	// PaymentProviderTest is the clearly labelled test provider of
+	// internal/payment: no money moves.
+	PaymentProviderTest = "test"
+)
+
+// DemoRegistersMunicipality is the only municipality the demo registers
+// know people in: Berlin (demo.Berlin.ARS; config does not import demo).
+const DemoRegistersMunicipality = "110000000000"
+
+// MinPaymentSecret is the shortest payment callback secret accepted, in
+// bytes: as long as the HMAC-SHA256 output.
+const MinPaymentSecret = 32
+
+// ParkingEnabled reports whether serve offers Bewohnerparken.
+func (c *Config) ParkingEnabled() bool { return c.ParkingRegisters != "" }
 
 // An option binds a flag to an environment variable.
 type option struct {
 	flag, env, help string
-	secret          bool
+	secret          secrecy
 	set             func(string) error
 	get             func() string
 	fromFlag        bool
 }
+
+// secrecy says how an option's value is printed.
+type secrecy uint8
+
+const (
+	public      secrecy = iota
+	secretURL           // a URL or DSN: its password is replaced
+	secretValue         // the whole value is replaced
+)
 
 // Mode selects the defaults: "demo" or "serve".
 type Mode string
@@ -125,39 +167,39 @@ func (c *Config) options() []*option {
 		}, func() string { return strconv.FormatInt(*p, 10) }
 	}
 	var workers64 = int64(c.JobWorkers)
-	o := func(flag, env, help string, secret bool, set func(string) error, get func() string) *option {
+	o := func(flag, env, help string, secret secrecy, set func(string) error, get func() string) *option {
 		return &option{flag: flag, env: env, help: help, secret: secret, set: set, get: get}
 	}
 	opts := []*option{}
 	add := func(op *option) { opts = append(opts, op) }
 	s, g := str(&c.DatabaseURL)
-	add(o("database-url", "RATHAUS_DATABASE_URL", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB (default in demo: sqlite:DATA_DIR/rathaus.db)", true, s, g))
+	add(o("database-url", "RATHAUS_DATABASE_URL", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB (default in demo: sqlite:DATA_DIR/rathaus.db)", secretURL, s, g))
 	s, g = str(&c.DataDir)
-	add(o("data", "RATHAUS_DATA_DIR", "data directory of the demo (SQLite file)", false, s, g))
+	add(o("data", "RATHAUS_DATA_DIR", "data directory of the demo (SQLite file)", public, s, g))
 	s, g = str(&c.Listen)
-	add(o("listen", "RATHAUS_LISTEN", "listen address host:port (port 0: any free port)", false, s, g))
+	add(o("listen", "RATHAUS_LISTEN", "listen address host:port (port 0: any free port)", public, s, g))
 	s, g = str(&c.PublicURL)
-	add(o("public-url", "RATHAUS_PUBLIC_URL", "URL under which users reach Rathaus (default derived from --listen)", false, s, g))
+	add(o("public-url", "RATHAUS_PUBLIC_URL", "URL under which users reach Rathaus (default derived from --listen)", public, s, g))
 	s, g = str(&c.LogFormat)
-	add(o("log-format", "RATHAUS_LOG_FORMAT", "log format: text or json", false, s, g))
+	add(o("log-format", "RATHAUS_LOG_FORMAT", "log format: text or json", public, s, g))
 	s, g = str(&c.LogLevel)
-	add(o("log-level", "RATHAUS_LOG_LEVEL", "log level: debug, info, warn, error", false, s, g))
+	add(o("log-level", "RATHAUS_LOG_LEVEL", "log level: debug, info, warn, error", public, s, g))
 	s, g = str(&c.TLSCert)
-	add(o("tls-cert", "RATHAUS_TLS_CERT", "PEM certificate chain file; with --tls-key serves HTTPS", false, s, g))
+	add(o("tls-cert", "RATHAUS_TLS_CERT", "PEM certificate chain file; with --tls-key serves HTTPS", public, s, g))
 	s, g = str(&c.TLSKey)
-	add(o("tls-key", "RATHAUS_TLS_KEY", "PEM private key file", false, s, g))
+	add(o("tls-key", "RATHAUS_TLS_KEY", "PEM private key file", public, s, g))
 	s, g = boolean(&c.TrustProxyTLS)
-	add(o("behind-tls-proxy", "RATHAUS_BEHIND_TLS_PROXY", "a TLS-terminating proxy is in front: send HSTS", false, s, g))
+	add(o("behind-tls-proxy", "RATHAUS_BEHIND_TLS_PROXY", "a TLS-terminating proxy is in front: send HSTS", public, s, g))
 	s, g = integer(&c.BodyLimit)
-	add(o("body-limit", "RATHAUS_BODY_LIMIT", "maximum request body in bytes", false, s, g))
+	add(o("body-limit", "RATHAUS_BODY_LIMIT", "maximum request body in bytes", public, s, g))
 	s, g = dur(&c.RequestTimeout)
-	add(o("request-timeout", "RATHAUS_REQUEST_TIMEOUT", "maximum duration of one request", false, s, g))
+	add(o("request-timeout", "RATHAUS_REQUEST_TIMEOUT", "maximum duration of one request", public, s, g))
 	s, g = dur(&c.ShutdownTimeout)
-	add(o("shutdown-timeout", "RATHAUS_SHUTDOWN_TIMEOUT", "time for in-flight requests on shutdown", false, s, g))
+	add(o("shutdown-timeout", "RATHAUS_SHUTDOWN_TIMEOUT", "time for in-flight requests on shutdown", public, s, g))
 	s, g = boolean(&c.AutoMigrate)
-	add(o("migrate", "RATHAUS_AUTO_MIGRATE", "apply database migrations at start", false, s, g))
+	add(o("migrate", "RATHAUS_AUTO_MIGRATE", "apply database migrations at start", public, s, g))
 	ws, wg := integer(&workers64)
-	add(o("job-workers", "RATHAUS_JOB_WORKERS", "background job workers per replica", false, func(v string) error {
+	add(o("job-workers", "RATHAUS_JOB_WORKERS", "background job workers per replica", public, func(v string) error {
 		if err := ws(v); err != nil {
 			return err
 		}
@@ -165,13 +207,27 @@ func (c *Config) options() []*option {
 		return nil
 	}, wg))
 	s, g = dur(&c.JobRescueAfter)
-	add(o("job-rescue-after", "RATHAUS_JOB_RESCUE_AFTER", "after a crash, jobs left running are taken over after this time", false, s, g))
+	add(o("job-rescue-after", "RATHAUS_JOB_RESCUE_AFTER", "after a crash, jobs left running are taken over after this time", public, s, g))
 	s, g = str(&c.SMTPURL)
-	add(o("smtp-url", "RATHAUS_SMTP_URL", "SMTP server for e-mails: smtp://USER:PASSWORD@HOST:587 (STARTTLS required) or smtps://USER:PASSWORD@HOST:465; unset: e-mails stay in the outbox", true, s, g))
+	add(o("smtp-url", "RATHAUS_SMTP_URL", "SMTP server for e-mails: smtp://USER:PASSWORD@HOST:587 (STARTTLS required) or smtps://USER:PASSWORD@HOST:465; unset: e-mails stay in the outbox", secretURL, s, g))
 	s, g = str(&c.MailFrom)
-	add(o("mail-from", "RATHAUS_MAIL_FROM", `sender of e-mails, e.g. "Stadt Musterstadt <noreply@musterstadt.de>" (required with --smtp-url)`, false, s, g))
+	add(o("mail-from", "RATHAUS_MAIL_FROM", `sender of e-mails, e.g. "Stadt Musterstadt <noreply@musterstadt.de>" (required with --smtp-url)`, public, s, g))
+	s, g = str(&c.ParkingRegisters)
+	add(o("parking-registers", "RATHAUS_PARKING_REGISTERS", `registers Bewohnerparken checks applications against: "demo" (synthetic demo registers, Berlin only, no real register queries; not for production) or empty (serve does not offer Bewohnerparken); "amtsnetz" (real registers) will follow`, public, s, g))
+	s, g = str(&c.ParkingMunicipality)
+	add(o("parking-municipality", "RATHAUS_PARKING_MUNICIPALITY", "ARS (12 digits) of the municipality whose Bewohnerparken this installation offers; it must be in the database (rathaus zones import) and have a rule/fee configuration", public, s, g))
+	s, g = str(&c.ParkingRulesDir)
+	add(o("parking-rules", "RATHAUS_PARKING_RULES_DIR", "directory of rule/fee JSON files (format of internal/parking/rules/municipalities); default: the files shipped with Rathaus", public, s, g))
+	s, g = str(&c.ParkingSigningKey)
+	add(o("parking-signing-key", "RATHAUS_PARKING_SIGNING_KEY", "PEM of the ECDSA P-256 private key permits are signed with (create one with rathaus permit keygen); secret: prefer RATHAUS_PARKING_SIGNING_KEY_FILE", secretValue, s, g))
+	s, g = str(&c.ParkingAuthority)
+	add(o("parking-authority", "RATHAUS_PARKING_AUTHORITY", `issuing authority printed on permits, e.g. "Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde"`, public, s, g))
+	s, g = str(&c.PaymentProvider)
+	add(o("payment-provider", "RATHAUS_PAYMENT_PROVIDER", `payment provider of Bewohnerparken: "test" (test payment pages under /testzahlung, no money moves; not for production)`, public, s, g))
+	s, g = str(&c.PaymentSecret)
+	add(o("payment-secret", "RATHAUS_PAYMENT_SECRET", "secret (at least 32 bytes) that signs the payment provider's callbacks; prefer RATHAUS_PAYMENT_SECRET_FILE", secretValue, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
-	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", false, s, g))
+	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", public, s, g))
 	return opts
 }
 
@@ -294,10 +350,112 @@ func (c *Config) Validate(mode Mode) error {
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		p = append(p, fmt.Sprintf("RATHAUS_PUBLIC_URL %q: erwartet http(s)://…", c.PublicURL))
 	}
+	switch mode {
+	case Serve:
+		p = append(p, c.validateParking()...)
+	case Demo:
+		// The demo wires Bewohnerparken itself; silently ignoring an
+		// operator's choice would be worse than refusing it.
+		set := c.parkingOptionsSet()
+		if c.ParkingRegisters != "" {
+			set = append([]string{"RATHAUS_PARKING_REGISTERS"}, set...)
+		}
+		if len(set) > 0 {
+			p = append(p, fmt.Sprintf("%s: gilt nur für rathaus serve; die Demo richtet Bewohnerparken selbst ein", strings.Join(set, ", ")))
+		}
+	}
 	if len(p) > 0 {
 		return errors.New("ungültige Konfiguration:\n  " + strings.Join(p, "\n  "))
 	}
 	return nil
+}
+
+// parkingOptionsSet names the Bewohnerparken options that have a value,
+// other than RATHAUS_PARKING_REGISTERS.
+func (c *Config) parkingOptionsSet() []string {
+	var set []string
+	for _, o := range []struct{ env, v string }{
+		{"RATHAUS_PARKING_MUNICIPALITY", c.ParkingMunicipality},
+		{"RATHAUS_PARKING_RULES_DIR", c.ParkingRulesDir},
+		{"RATHAUS_PARKING_SIGNING_KEY", c.ParkingSigningKey},
+		{"RATHAUS_PARKING_AUTHORITY", c.ParkingAuthority},
+		{"RATHAUS_PAYMENT_PROVIDER", c.PaymentProvider},
+		{"RATHAUS_PAYMENT_SECRET", c.PaymentSecret},
+	} {
+		if o.v != "" {
+			set = append(set, o.env)
+		}
+	}
+	return set
+}
+
+// validateParking checks the Bewohnerparken options of serve. What needs
+// the database or the rule files (is the municipality there, does it have
+// rules) is checked when serve wires the service.
+func (c *Config) validateParking() []string {
+	var p []string
+	switch c.ParkingRegisters {
+	case "":
+		if set := c.parkingOptionsSet(); len(set) > 0 {
+			p = append(p, fmt.Sprintf("%s gesetzt, aber RATHAUS_PARKING_REGISTERS nicht: ohne Register bietet serve kein Bewohnerparken an (RATHAUS_PARKING_REGISTERS=demo oder die übrigen Optionen entfernen)", strings.Join(set, ", ")))
+		}
+		return p
+	case ParkingRegistersDemo:
+	default:
+		return append(p, fmt.Sprintf("RATHAUS_PARKING_REGISTERS %q: erlaubt sind demo (synthetische Demo-Register, nur Berlin, keine echten Registerabfragen) oder leer (kein Bewohnerparken); echte Register (amtsnetz) folgen", c.ParkingRegisters))
+	}
+	switch {
+	case c.ParkingMunicipality == "":
+		p = append(p, "RATHAUS_PARKING_MUNICIPALITY fehlt: der Regionalschlüssel (ARS, 12 Ziffern) der Kommune, deren Bewohnerparken diese Installation anbietet")
+	case !isARS(c.ParkingMunicipality):
+		p = append(p, fmt.Sprintf("RATHAUS_PARKING_MUNICIPALITY %q: erwartet einen Regionalschlüssel (ARS) aus 12 Ziffern, z. B. 110000000000 für Berlin", c.ParkingMunicipality))
+	case c.ParkingRegisters == ParkingRegistersDemo && c.ParkingMunicipality != DemoRegistersMunicipality:
+		p = append(p, fmt.Sprintf("RATHAUS_PARKING_MUNICIPALITY %s: die Demo-Register (RATHAUS_PARKING_REGISTERS=demo) kennen nur die Demo-Bevölkerung von Berlin; erlaubt ist dann nur %s (Berlin)", c.ParkingMunicipality, DemoRegistersMunicipality))
+	}
+	if c.ParkingRulesDir != "" {
+		if fi, err := os.Stat(c.ParkingRulesDir); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_PARKING_RULES_DIR %q: %v", c.ParkingRulesDir, err))
+		} else if !fi.IsDir() {
+			p = append(p, fmt.Sprintf("RATHAUS_PARKING_RULES_DIR %q: ist kein Verzeichnis", c.ParkingRulesDir))
+		}
+	}
+	if c.ParkingSigningKey == "" {
+		p = append(p, "RATHAUS_PARKING_SIGNING_KEY fehlt: der private Schlüssel (PEM, ECDSA P-256), mit dem Ausweise signiert werden; einen neuen erzeugt „rathaus permit keygen“")
+	} else if _, err := documents.ParsePrivateKeyPEM([]byte(c.ParkingSigningKey)); err != nil {
+		// The parser's messages name the problem (curve, block type),
+		// never the key's bytes.
+		p = append(p, fmt.Sprintf("RATHAUS_PARKING_SIGNING_KEY: kein privater ECDSA-Schlüssel auf P-256 im PEM-Format (%v)", err))
+	}
+	if strings.TrimSpace(c.ParkingAuthority) == "" {
+		p = append(p, "RATHAUS_PARKING_AUTHORITY fehlt: die ausstellende Behörde, die auf dem Ausweis steht, z. B. „Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde“")
+	}
+	switch c.PaymentProvider {
+	case PaymentProviderTest:
+	case "":
+		p = append(p, "RATHAUS_PAYMENT_PROVIDER fehlt: erlaubt ist test (Testzahlung, es fließt kein Geld); echte Zahlungsanbieter folgen")
+	default:
+		p = append(p, fmt.Sprintf("RATHAUS_PAYMENT_PROVIDER %q: erlaubt ist nur test (Testzahlung, es fließt kein Geld); echte Zahlungsanbieter folgen", c.PaymentProvider))
+	}
+	switch n := len(c.PaymentSecret); {
+	case n == 0:
+		p = append(p, fmt.Sprintf("RATHAUS_PAYMENT_SECRET fehlt: mindestens %d Bytes, mit denen die Rückmeldungen des Zahlungsanbieters signiert werden (z. B. openssl rand -base64 48)", MinPaymentSecret))
+	case n < MinPaymentSecret:
+		p = append(p, fmt.Sprintf("RATHAUS_PAYMENT_SECRET ist %d Bytes lang: erforderlich sind mindestens %d (z. B. openssl rand -base64 48)", n, MinPaymentSecret))
+	}
+	return p
+}
+
+// isARS checks the form of an Amtlicher Regionalschlüssel: 12 digits.
+func isARS(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // DemoDatabaseURL returns the SQLite URL inside the data directory.
@@ -306,13 +464,18 @@ func (c *Config) DemoDatabaseURL() string {
 }
 
 // Redacted returns the configuration as sorted "ENV=value" lines with
-// secrets (passwords in URLs) replaced.
+// secrets replaced: the password of a URL, a key or secret as a whole.
 func (c *Config) Redacted() []string {
 	var lines []string
 	for _, op := range c.options() {
 		v := op.get()
-		if op.secret {
+		switch op.secret {
+		case secretURL:
 			v = store.Redact(v)
+		case secretValue:
+			if v != "" {
+				v = "xxxxx"
+			}
 		}
 		lines = append(lines, op.env+"="+v)
 	}

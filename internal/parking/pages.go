@@ -107,7 +107,7 @@ type option struct {
 }
 
 func (h *Handler) newFormData(offer Offer, f Form) formData {
-	d := formData{Offer: offer, Form: f, Errors: map[string]string{}, Action: "/bewohnerparken/antrag", Demo: h.svc.Demo}
+	d := formData{Offer: offer, Form: f, Errors: map[string]string{}, Action: "/bewohnerparken/antrag", Demo: h.svc.PublicOutbox}
 	rels := []struct {
 		r       Relation
 		allowed bool

@@ -54,8 +54,12 @@ type Service struct {
 	BaseURL string
 	// Authority names the issuing authority on permits, by ARS.
 	Authority map[string]string
-	// Demo marks permits as specimens ("MUSTER") and enables the demo pages.
+	// Demo marks permits as specimens ("MUSTER") and the verification page
+	// as a demo's.
 	Demo bool
+	// PublicOutbox: every e-mail is shown on a public page (the demo's
+	// /demo/post); the form warns not to enter a real address.
+	PublicOutbox bool
 	// PaymentTimeout releases an application whose payment never completes.
 	PaymentTimeout time.Duration
 
@@ -78,6 +82,8 @@ type Options struct {
 	Logger  *slog.Logger
 	BaseURL string
 	Demo    bool
+	// PublicOutbox: see Service.PublicOutbox.
+	PublicOutbox bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 }
@@ -96,6 +102,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	}
 	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
 		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
+		PublicOutbox:   o.PublicOutbox,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{},
 		limiter: &limiter{Rate: 1000, Burst: 2000}}, nil
 }
