@@ -137,14 +137,17 @@ func openSQLite(rawURL string, opts Options) (*DB, error) {
 		base += "&" + query
 	}
 	file := sqliteFileURI(abs)
-	write, err := sql.Open("sqlite", file+"?"+base+"&_txlock=immediate")
+	// temp_store(2): the statement journals of savepoints (a group commit
+	// runs each submission in one) stay in memory instead of spilling to a
+	// temporary file; durability is the WAL's business, not theirs.
+	write, err := openSQLiteDB(file + "?" + base + "&_txlock=immediate&_pragma=temp_store(2)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
-	read, err := sql.Open("sqlite", file+"?"+base+"&_pragma=query_only(1)")
+	read, err := openSQLiteDB(file + "?" + base + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
