@@ -412,7 +412,7 @@ func (s *Service) EnqueueAddressImport(ctx context.Context, ars string, content 
 			return err
 		}
 		// The tag lets FollowImport find the job of an import.
-		_, err := s.jobs.InsertTx(ctx, tx, AddressImportArgs{ImportID: id}, &river.InsertOpts{Tags: []string{id}})
+		err := s.jobs.InsertTx(ctx, tx, AddressImportArgs{ImportID: id}, &river.InsertOpts{Tags: []string{id}})
 		return err
 	})
 	if err != nil {

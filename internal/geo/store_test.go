@@ -242,7 +242,7 @@ func TestEnqueueRollsBackWithItsTransaction(t *testing.T) {
 			if err := insertImport(ctx, tx, "imp_rollback", testARS, "x.csv", []byte("x")); err != nil {
 				return err
 			}
-			if _, err := client.InsertTx(ctx, tx, AddressImportArgs{ImportID: "imp_rollback"}, nil); err != nil {
+			if err := client.InsertTx(ctx, tx, AddressImportArgs{ImportID: "imp_rollback"}, nil); err != nil {
 				return err
 			}
 			return boom

@@ -28,7 +28,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
 
 	"opencode.de/rathaus/rathaus/internal/store"
 )
@@ -123,12 +122,22 @@ func (c *Client) Stop(ctx context.Context) error {
 }
 
 // InsertTx enqueues a job in tx: it exists only if tx commits.
-func (c *Client) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error) {
-	res, err := c.River.InsertTx(ctx, tx, args, opts)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+func (c *Client) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	return c.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: args, InsertOpts: opts}})
+}
+
+// InsertManyTx enqueues jobs in tx with one statement. It does not read
+// the inserted rows back (River's "fast" insert): no caller needs them, and
+// on SQLite, where every job insert runs on the single writer, that saves
+// a tenth to a quarter of a submission's time (BENCHMARKS.md).
+func (c *Client) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) error {
+	if len(jobs) == 0 {
+		return nil
 	}
-	return res.Job, nil
+	if _, err := c.River.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("enqueue %s: %w", jobs[0].Args.Kind(), err)
+	}
+	return nil
 }
 
 // Migrate brings River's own tables up to date. It runs after the store's

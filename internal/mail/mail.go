@@ -166,11 +166,25 @@ const (
 // Enqueue stores m and enqueues its send job, both in tx: the message
 // exists exactly when tx commits. It returns the message's id.
 func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Message) (string, error) {
-	if err := m.validate(); err != nil {
-		return "", err
-	}
 	if o.jobs == nil {
 		return "", errors.New("mail: Enqueue before SetJobs")
+	}
+	id, job, err := o.Store(ctx, tx, m)
+	if err != nil {
+		return "", err
+	}
+	if err := o.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{job}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Store stores m in tx and returns its send job, which the caller must
+// enqueue in the same tx (jobs.Client.InsertManyTx) — for callers that
+// enqueue the jobs of many messages with one statement.
+func (o *Outbox) Store(ctx context.Context, tx *sql.Tx, m Message) (string, river.InsertManyParams, error) {
+	if err := m.validate(); err != nil {
+		return "", river.InsertManyParams{}, err
 	}
 	var b [10]byte
 	rand.Read(b[:])
@@ -179,12 +193,9 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Message) (string, er
 	_, err := tx.ExecContext(ctx, `INSERT INTO mail_outbox (id, to_addr, subject, body, reference, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, id, m.To, m.Subject, m.Body, m.Reference, Queued, now)
 	if err != nil {
-		return "", fmt.Errorf("insert mail: %w", err)
+		return "", river.InsertManyParams{}, fmt.Errorf("insert mail: %w", err)
 	}
-	if _, err := o.jobs.InsertTx(ctx, tx, SendArgs{ID: id}, nil); err != nil {
-		return "", err
-	}
-	return id, nil
+	return id, river.InsertManyParams{Args: SendArgs{ID: id}}, nil
 }
 
 // validate refuses what could break the message's headers. Its messages

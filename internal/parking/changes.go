@@ -394,7 +394,7 @@ func (s *Service) Cancel(ctx context.Context, reference, code string) (Cancellat
 			if err := insertRefund(ctx, tx, refundRow{PermitNumber: p.Number, ApplicationID: a.ID, AmountCents: amount, Rule: rule, CreatedAt: now}); err != nil {
 				return err
 			}
-			if _, err := s.jobs.InsertTx(ctx, tx, RefundArgs{PermitNumber: p.Number}, nil); err != nil {
+			if err := s.jobs.InsertTx(ctx, tx, RefundArgs{PermitNumber: p.Number}, nil); err != nil {
 				return err
 			}
 		}

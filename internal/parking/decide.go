@@ -371,7 +371,7 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 			row.Status = Approved
 			return s.issue(ctx, tx, row, now, Approved)
 		}
-		if _, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil { // posts the fee
+		if err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil { // posts the fee
 			return err
 		}
 		return s.sendMail(ctx, tx, s.approvedMail(emailOf(row), row, *d.FeeCents))

@@ -52,7 +52,7 @@ func (s *Service) StartPayment(ctx context.Context, reference, code string) (str
 				return err
 			}
 		}
-		_, err := s.jobs.InsertTx(ctx, tx, PaymentTimeoutArgs{PaymentID: pay.ID}, &river.InsertOpts{ScheduledAt: now.Add(s.PaymentTimeout)})
+		err := s.jobs.InsertTx(ctx, tx, PaymentTimeoutArgs{PaymentID: pay.ID}, &river.InsertOpts{ScheduledAt: now.Add(s.PaymentTimeout)})
 		return err
 	})
 	if err != nil {

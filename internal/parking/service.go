@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -65,6 +66,9 @@ type Service struct {
 
 	hmacKey []byte   // installation secret for access codes and person hashes
 	limiter *limiter // enforcement lookups per API key
+
+	submitOnce  sync.Once
+	submitGroup *store.Group[*submission]
 }
 
 // Options wires a Service.
@@ -244,33 +248,12 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 			note = ren.kind.Label() + " des Ausweises " + ren.permit.Number
 		}
 	}
-	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
-		if idempotencyKey != "" {
-			prev, err := appByIdempotencyKey(ctx, tx, ars, idempotencyKey)
-			if err == nil {
-				row = prev
-				return errReplay
-			}
-			if !errs.Is(err, errs.NotFound) {
-				return err
-			}
-		}
-		if ren != nil {
-			if err := ren.refuseOpen(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if err := insertApplication(ctx, tx, row); err != nil {
-			return err
-		}
-		if err := addEvent(ctx, tx, row.ID, "", Received, "citizen", note, now); err != nil {
-			return err
-		}
-		if _, err := s.jobs.InsertTx(ctx, tx, CheckArgs{ApplicationID: row.ID}, nil); err != nil {
-			return err
-		}
-		return s.sendMail(ctx, tx, s.receiptMail(ars, v.Email, row.Reference, ren))
-	})
+	it := &submission{row: row, ren: ren, note: note, mail: s.receiptMail(ars, v.Email, row.Reference, ren)}
+	err = s.submissions().Add(ctx, it)
+	if err == nil {
+		err = it.err
+	}
+	row = it.row
 	if errors.Is(err, errReplay) {
 		if row.RequestHash != hex.EncodeToString(reqHash[:]) {
 			return Receipt{}, errs.E(errs.Conflict, "Dieser Idempotency-Key wurde schon für einen anderen Antrag verwendet.")
@@ -289,6 +272,107 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 }
 
 var errReplay = errors.New("idempotent replay")
+
+// submission is one application on its way into the database.
+type submission struct {
+	row  appRow
+	ren  *basis
+	note string
+	mail mail.Message
+	err  error // this submission's own outcome within its batch
+	jobs []river.InsertManyParams
+}
+
+// submissions commits concurrent submissions together (group commit,
+// store.Group): a durable commit costs one sync of the log whether it holds
+// one application or dozens, so under load many share it. A caller returns
+// only after its application is committed, as before. Within a batch each
+// submission runs in a savepoint of its own: one that fails (a replayed
+// Idempotency-Key, an open renewal) is rolled back alone and gets its own
+// error; the others are committed.
+func (s *Service) submissions() *store.Group[*submission] {
+	s.submitOnce.Do(func() {
+		s.submitGroup = store.NewGroup(s.db, s.writeSubmissions, store.GroupOptions{MaxBatch: 64})
+	})
+	return s.submitGroup
+}
+
+// SubmitStats counts the commits of submissions: Items per Batches is how
+// many applications share a commit.
+func (s *Service) SubmitStats() store.GroupStats { return s.submissions().Stats() }
+
+// writeSubmissions writes a batch; the check and e-mail jobs of the
+// submissions that succeeded are enqueued together, with one statement, at
+// the end (River's insert has a large fixed cost per call).
+func (s *Service) writeSubmissions(ctx context.Context, tx *sql.Tx, items []*submission) error {
+	var jobs []river.InsertManyParams
+	if len(items) == 1 {
+		// Alone in its transaction: its error rolls the transaction back.
+		it := items[0]
+		if it.err = s.writeSubmission(ctx, tx, it); it.err != nil {
+			if errors.Is(it.err, errReplay) {
+				return nil
+			}
+			return it.err
+		}
+		return s.jobs.InsertManyTx(ctx, tx, it.jobs)
+	}
+	for _, it := range items {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT submission"); err != nil {
+			return err
+		}
+		if it.err = s.writeSubmission(ctx, tx, it); it.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT submission"); err != nil {
+				return err
+			}
+		} else {
+			jobs = append(jobs, it.jobs...)
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT submission"); err != nil {
+			return err
+		}
+	}
+	return s.jobs.InsertManyTx(ctx, tx, jobs)
+}
+
+// writeSubmission stores one application with its first event and its
+// receipt e-mail, and leaves their jobs (checks, sending) in it.jobs for
+// writeSubmissions to enqueue. A known Idempotency-Key answers errReplay
+// with it.row set to the earlier application.
+func (s *Service) writeSubmission(ctx context.Context, tx *sql.Tx, it *submission) error {
+	row := it.row
+	if row.IdempotencyKey.Valid {
+		prev, err := appByIdempotencyKey(ctx, tx, row.Municipality, row.IdempotencyKey.String)
+		if err == nil {
+			it.row = prev
+			return errReplay
+		}
+		if !errs.Is(err, errs.NotFound) {
+			return err
+		}
+	}
+	if it.ren != nil {
+		if err := it.ren.refuseOpen(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := insertApplication(ctx, tx, row); err != nil {
+		return err
+	}
+	if err := addEvent(ctx, tx, row.ID, "", Received, "citizen", it.note, row.CreatedAt); err != nil {
+		return err
+	}
+	it.jobs = append(it.jobs[:0], river.InsertManyParams{Args: CheckArgs{ApplicationID: row.ID}})
+	if it.mail.To == "" {
+		return nil
+	}
+	_, job, err := s.mail.Store(ctx, tx, it.mail)
+	if err != nil {
+		return fmt.Errorf("mail for %s: %w", it.mail.Reference, err)
+	}
+	it.jobs = append(it.jobs, job)
+	return nil
+}
 
 // Check validates a form as Submit would, without storing anything, and
 // completes f's address with the register's spelling (for the summary).
