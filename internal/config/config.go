@@ -118,7 +118,7 @@ func Defaults(mode Mode) Config {
 		RequestTimeout:  30 * time.Second,
 		ShutdownTimeout: 20 * time.Second,
 		AutoMigrate:     true,
-		JobWorkers:      4,
+		JobWorkers:      16,
 		JobRescueAfter:  15 * time.Minute,
 	}
 	if mode == Demo || mode == Tool {

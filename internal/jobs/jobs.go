@@ -80,9 +80,13 @@ func New(db *store.DB, workers *river.Workers, logger *slog.Logger, opts Options
 		opts.RescueAfter = 15 * time.Minute
 	}
 	cfg := &river.Config{
-		Logger:                      logger.With("component", "jobs"),
-		FetchPollInterval:           opts.PollInterval,
-		FetchCooldown:               min(100*time.Millisecond, opts.PollInterval),
+		Logger:            logger.With("component", "jobs"),
+		FetchPollInterval: opts.PollInterval,
+		// A producer fetches at most once per cooldown, and at most as many
+		// jobs as it has free workers: River's 100 ms capped 4 workers at
+		// ~40 jobs/s (BENCHMARKS.md). 20 ms costs an idle-free database one
+		// small query more per 20 ms only while jobs are waiting.
+		FetchCooldown:               min(20*time.Millisecond, opts.PollInterval),
 		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
 		JobTimeout:                  opts.RescueAfter / 2,
 		// A job whose process died is picked up again after this; River's
