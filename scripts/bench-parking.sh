@@ -10,12 +10,16 @@
 #      without HTTP (BenchmarkSubmit, internal/parking);
 #   3. check-to-decision throughput of the job pipeline (BenchmarkCheckToDecision);
 #   4. enforcement lookups over HTTP, with the demo's one key (rate-limited
-#      to 1,000/s per key) and with 16 keys (16 devices);
+#      to 1,000/s per key) and with 16 keys (16 devices), the latter also with
+#      rathaus-load -direct (less CPU for the load tool on the shared cores);
+#      beside them Authenticate+Enforce without HTTP (BenchmarkEnforce) and
+#      the group commit of internal/store (BenchmarkGroupCommit);
 #   5. permit PDF + signed QR, signing and verification (internal/documents).
 # Servers listen on 127.0.0.1:18190 (SQLite) and :18191 (PostgreSQL); the
 # load tool stops by itself; everything started here is stopped on exit.
 # Without PostgreSQL server binaries the PostgreSQL halves are skipped.
-# Usage: scripts/bench-parking.sh [duration per HTTP run, default 15s]
+# Usage: scripts/bench-parking.sh [enforce] [duration per HTTP run, default 15s]
+#   enforce: only the enforcement figures (4.), on both engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +31,11 @@ if [[ -z "${BENCH_PARKING_INNER:-}" ]]; then
   exec scripts/with-postgres.sh "$0" "$@"
 fi
 
+only=""
+if [[ "${1:-}" == enforce ]]; then
+  only=enforce
+  shift
+fi
 dur=${1:-15s}
 work=$(mktemp -d /tmp/rathaus-bench-parking.XXXXXX)
 pids=()
@@ -116,6 +125,16 @@ http_figures() {
   add_bench_keys "$run" "$work/keys16" "$created"
   # The 20 permits of the first run are found again (same Idempotency-Keys), not issued anew.
   loadrun "$work/$name-enforce16" -url "$url" -kind enforce -key-file "$work/keys16" -c 32 -d "$dur"
+  echo
+  echo "### Enforcement lookups ($name), 16 API keys, 32 direct connections (rathaus-load -direct)"
+  loadrun "$work/$name-enforce16d" -url "$url" -kind enforce -key-file "$work/keys16" -c 32 -d "$dur" -direct
+  echo
+  echo "### The permit query's plan ($name)"
+  plan "$name" "$run"
+  note "$name: enforcement, 1 key:   $(ack "$work/$name-enforce1")   (answers $(sed -n 's/^requests: .*; answers \(.*\); transport.*/\1/p' "$work/$name-enforce1"))"
+  note "$name: enforcement, 16 keys: $(ack "$work/$name-enforce16")"
+  note "$name: enforcement, 16 keys, -direct: $(ack "$work/$name-enforce16d")"
+  [[ -z $only ]] || return 0
   submissions "$name" "$url" "$run" ""
   if [[ $name == postgres ]]; then
     # On the fresh database the idempotency lookup's cached generic plan
@@ -126,13 +145,26 @@ http_figures() {
     echo "ANALYZE;" | $run
     submissions "$name" "$url" "$run" "-analyzed"
   fi
-  note "$name: enforcement, 1 key:   $(ack "$work/$name-enforce1")   (answers $(sed -n 's/^requests: .*; answers \(.*\); transport.*/\1/p' "$work/$name-enforce1"))"
-  note "$name: enforcement, 16 keys: $(ack "$work/$name-enforce16")"
   local f k
   for f in "$work/$name"-submit*; do
     k=${f##*-submit}
     note "$name: submissions, ${k%%-*} clients${k#${k%%-*}}: $(ack "$f")"
   done
+}
+
+# plan NAME SQL-RUNNER: the plan of the enforcement's permit query
+# (internal/parking permitsInForce) for a plate with a permit.
+plan() {
+  local name=$1 run=$2 q plate
+  plate=$(echo "SELECT plate FROM parking_permits LIMIT 1;" | $run)
+  q="SELECT zone_id, valid_until FROM parking_permits WHERE municipality = '110000000000'
+     AND plate = '$plate' AND status = 'active'
+     AND valid_from <= '$(date +%F)' AND valid_until >= '$(date +%F)' ORDER BY valid_until DESC"
+  if [[ $name == sqlite ]]; then
+    echo "EXPLAIN QUERY PLAN $q;" | $run
+  else
+    echo "EXPLAIN $q;" | $run
+  fi
 }
 
 # submissions NAME URL SQL-RUNNER SUFFIX: submissions at 16 and 64 clients.
@@ -185,10 +217,38 @@ if [[ -n "${RATHAUS_TEST_POSTGRES:-}" ]]; then
   sqlrun_pg() { psql "$(dburl rathaus_bench_demo)" -qAt -F'|' -v ON_ERROR_STOP=1; }
   http_figures postgres "$pg_url" "$work/pg" sqlrun_pg "now()"
   kill -TERM "$pg_pid"; wait "$pg_pid" || true
+else
+  echo
+  echo "## PostgreSQL: skipped (no server binaries)"
+fi
 
+if [[ -n $only ]]; then
+  echo
+  echo "## Go benchmarks: enforcement without HTTP, group commit"
+  go test -run='^$' -bench='^BenchmarkEnforce$' -benchtime=3s ./internal/parking/ | tee "$work/enforcego" | grep '^Benchmark'
+  go test -run='^$' -bench='^Benchmark(GroupCommit|DurableInsert)$' -benchtime=3s ./internal/store/ | tee "$work/group" | grep '^Benchmark'
+  metric() { awk -v b="$2" -v u="$3" 'index($1, b) == 1 { for (i = 2; i < NF; i++) if ($(i+1) == u) { printf "%.0f", $i; exit } }' "$1"; }
+  for e in sqlite postgres; do
+    v=$(metric "$work/enforcego" "BenchmarkEnforce/$e-" lookups/s)
+    [[ -n "$v" ]] && note "$e: Authenticate+Enforce without HTTP, 32 goroutines: $v lookups/s, $(metric "$work/enforcego" "BenchmarkEnforce/$e-" rows/commit) rows/commit"
+    for c in 16 64; do
+      for k in tx insert; do
+        v=$(metric "$work/group" "BenchmarkGroupCommit/$e/kind=$k/clients=$c-" inserts/s)
+        [[ -n "$v" ]] && note "$e: group commit ($k), $c clients: $v rows/s ($(metric "$work/group" "BenchmarkGroupCommit/$e/kind=$k/clients=$c-" rows/commit) rows/commit)"
+      done
+      note "$e: one commit per row, $c clients: $(metric "$work/group" "BenchmarkDurableInsert/$e/clients=$c-" inserts/s)/s"
+    done
+  done
+  echo
+  echo "## Summary ($(( $(date +%s) - t_start )) s)"
+  cat "$summary"
+  exit 0
+fi
+
+if [[ -n "${RATHAUS_TEST_POSTGRES:-}" ]]; then
+  pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)
   echo
   echo "## PostgreSQL ceiling: pgbench, one INSERT per transaction"
-  pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)
   pgdb=$(dburl rathaus_bench_pgbench)
   psql "$pgdb" -qc "CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, reference TEXT NOT NULL, status TEXT NOT NULL, data TEXT NOT NULL, created_at TIMESTAMP NOT NULL)"
   data=$(printf '{"given_names":"Jan","family_name":"Kaiser","birth_date":"1958-01-16","address":"Wichertstraße 45, 10439","plate":"B-UY 7078","relation":"holder","duration_months":24,"no_own_space":true,"email":"test@example.org","truthful":true,"street":"Wichertstraße","house_number":"45","postcode":"10439","zone_ids":["29"],"x":"%0100d"}' 0)
@@ -200,16 +260,13 @@ EOF
     "$pgbench" -n -c "$c" -j 2 -T 15 -f "$work/insert.sql" "$pgdb" 2>&1 | tee "$work/pgbench$c" | grep -E "^(number of clients|latency average|tps)"
     note "postgres: pgbench one-insert ceiling, $c clients: $(awk '/^tps/ {printf "%.0f/s", $3}' "$work/pgbench$c")"
   done
-else
-  echo
-  echo "## PostgreSQL: skipped (no server binaries)"
 fi
 
 echo
 echo "## Go benchmarks"
-echo "### Durable inserts through store.DB.Transact: one row per transaction (the ceiling) and batched; submissions without HTTP"
-go test -run='^$' -bench='^BenchmarkDurableInsert(Batched)?$' -benchtime=3s ./internal/store/ | tee "$work/insert" | grep '^Benchmark'
-go test -run='^$' -bench='^BenchmarkSubmit$' -benchtime=3s ./internal/parking/ | tee "$work/submitgo" | grep '^Benchmark'
+echo "### Durable inserts through store.DB.Transact: one row per transaction (the ceiling), batched, through store.Group; submissions and enforcement lookups without HTTP"
+go test -run='^$' -bench='^Benchmark(DurableInsert(Batched)?|GroupCommit)$' -benchtime=3s ./internal/store/ | tee "$work/insert" | grep '^Benchmark'
+go test -run='^$' -bench='^Benchmark(Submit|Enforce)$' -benchtime=3s ./internal/parking/ | tee "$work/submitgo" | grep '^Benchmark'
 echo "### Check-to-decision throughput of the job pipeline (500 applications per engine and worker count)"
 go test -run='^$' -bench='^BenchmarkCheckToDecision$' -benchtime=1x ./internal/parking/ | tee "$work/pipeline" | grep '^Benchmark'
 echo "### Permit PDF with signed QR, token signing and verification (one goroutine)"
@@ -233,6 +290,14 @@ for e in sqlite postgres; do
     v=$(metric "$work/insert" "BenchmarkDurableInsertBatched/$e/rows=$r-" rows/s)
     [[ -n "$v" ]] && note "$e: durable inserts, $r rows per transaction (group commit): $v rows/s"
   done
+  for c in 16 64; do
+    for k in tx insert; do
+      v=$(metric "$work/insert" "BenchmarkGroupCommit/$e/kind=$k/clients=$c-" inserts/s)
+      [[ -n "$v" ]] && note "$e: store.Group ($k), $c clients: $v rows/s ($(metric "$work/insert" "BenchmarkGroupCommit/$e/kind=$k/clients=$c-" rows/commit) rows/commit)"
+    done
+  done
+  v=$(metric "$work/submitgo" "BenchmarkEnforce/$e-" lookups/s)
+  [[ -n "$v" ]] && note "$e: Authenticate+Enforce without HTTP, 32 goroutines: $v lookups/s"
   for w in 4 16 64; do
     v=$(metric "$work/pipeline" "BenchmarkCheckToDecision/$e/workers=$w-" decided/s)
     [[ -n "$v" ]] && note "$e: check-to-decision, $w workers: $v decided/s"

@@ -18,6 +18,9 @@
 //	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 16 -d 15s -kind submit
 //	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 32 -d 15s -kind enforce -key-file rathaus-data/demo-api-keys.txt
 //
+// -direct drives each connection from its worker goroutine instead of
+// through http.Transport, which spends less CPU on the machine under test.
+//
 // It only targets the URL it is given; run it against loopback. Requests
 // are bounded by -d and -n; it stops by itself. submit and enforce write to
 // the server's database (applications, audit rows): point them at a demo.
@@ -87,6 +90,7 @@ func run(args []string, out io.Writer) error {
 	purpose := fs.String("purpose", "Lasttest (rathaus-load)", "enforce: purpose sent with each lookup")
 	permits := fs.Int("permits", 20, "enforce: permits to issue first through the API and the test payment provider (0: look up demo plates only)")
 	validShare := fs.Float64("valid-share", 0.5, "enforce: share of lookups for plates with a permit")
+	direct := fs.Bool("direct", false, "each worker drives its own keep-alive connection without http.Transport's goroutines: less CPU for the load tool on the server's machine (http only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +100,9 @@ func run(args []string, out io.Writer) error {
 	}
 	if *conc < 1 || *validShare < 0 || *validShare > 1 || *permits < 0 {
 		return fmt.Errorf("-c must be ≥ 1, -permits ≥ 0, -valid-share in [0, 1]")
+	}
+	if *direct && u.Scheme != "http" {
+		return fmt.Errorf("-direct: plain http:// only")
 	}
 	tr := &http.Transport{MaxIdleConns: *conc, MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second,
@@ -127,6 +134,12 @@ func run(args []string, out io.Writer) error {
 			go func() {
 				defer wg.Done()
 				r := rand.New(rand.NewPCG(uint64(w), 42))
+				do := client.Do
+				if *direct {
+					dc := newDirectConn(u.Host, client.Timeout)
+					defer dc.close()
+					do = dc.Do
+				}
 				local := make([]time.Duration, 0, 1<<16)
 				statuses := map[int]int64{}
 				buf := make([]byte, 32<<10)
@@ -137,7 +150,7 @@ func run(args []string, out io.Writer) error {
 						continue
 					}
 					t0 := time.Now()
-					res, err := client.Do(req)
+					res, err := do(req)
 					if err != nil {
 						if ctx.Err() == nil {
 							errs.Add(1)
@@ -167,7 +180,11 @@ func run(args []string, out io.Writer) error {
 		res.errors, res.elapsed = errs.Load(), time.Since(start)
 		return res
 	}
-	fmt.Fprintf(out, "rathaus-load: %s, %d connections, %s (after %s warm-up), %s\n", *base, *conc, *dur, *warm, tgt.what)
+	how := "connections"
+	if *direct {
+		how = "direct connections"
+	}
+	fmt.Fprintf(out, "rathaus-load: %s, %d %s, %s (after %s warm-up), %s\n", *base, *conc, how, *dur, *warm, tgt.what)
 	if *warm > 0 {
 		measure(*warm, false)
 	}

@@ -118,3 +118,31 @@ func TestEnforceNeedsAKey(t *testing.T) {
 		t.Errorf("without a key: %v", err)
 	}
 }
+
+func TestEnforceDirectSendsTheSameRequests(t *testing.T) {
+	f, s := newFake(t)
+	var out bytes.Buffer
+	err := run([]string{"-url", s.URL, "-kind", "enforce", "-key", "key_a.s1", "-permits", "0", "-c", "3", "-d", "200ms", "-warmup", "0s", "-direct"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "3 direct connections") || !strings.Contains(out.String(), "acknowledged (200 OK)") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lookups["Bearer key_a.s1"] < 10 || len(f.lookups) != 1 {
+		t.Errorf("lookups by key %v, want many with key_a", f.lookups)
+	}
+	for p := range f.plates {
+		if p != "B-UY 7078" && p != "B-AB 12" && p != "B-CD 3" {
+			t.Errorf("looked up %q, not a demo plate", p)
+		}
+	}
+}
+
+func TestDirectNeedsPlainHTTP(t *testing.T) {
+	if err := run([]string{"-url", "https://127.0.0.1:1", "-direct", "-d", "10ms"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-direct") {
+		t.Errorf("-direct with https: %v", err)
+	}
+}

@@ -176,6 +176,11 @@ func enforceTarget(ctx context.Context, o options) (target, error) {
 	}
 	endpoint := o.base + "/api/v1/enforcement/permits?"
 	keys := o.keys
+	// Each worker keeps its request per plate and sends it again (a request
+	// may be reused once its answer's body is closed): the load tool shares
+	// the server's cores, and building requests is its own work, not the
+	// server's.
+	reqs := make([]map[string]*http.Request, o.conc)
 	return target{
 		what: fmt.Sprintf("GET enforcement lookups with %d API key(s): %.0f %% for %d plates with a permit, the rest for %d demo plates without",
 			len(keys), share*100, len(valid), len(others)),
@@ -185,11 +190,18 @@ func enforceTarget(ctx context.Context, o options) (target, error) {
 			if share > 0 && r.Float64() < share {
 				plate = valid[r.IntN(len(valid))]
 			}
+			if reqs[w] == nil {
+				reqs[w] = map[string]*http.Request{}
+			}
+			if req, ok := reqs[w][plate]; ok {
+				return req, nil
+			}
 			req, err := http.NewRequest(http.MethodGet, endpoint+url.Values{"plate": {plate}, "purpose": {o.purpose}}.Encode(), nil)
 			if err != nil {
 				return nil, err
 			}
 			req.Header.Set("Authorization", "Bearer "+keys[w%len(keys)])
+			reqs[w][plate] = req
 			return req, nil
 		},
 	}, nil

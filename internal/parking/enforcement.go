@@ -16,6 +16,7 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/tenant"
 )
 
@@ -68,26 +69,101 @@ func hashSecret(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Authenticate checks an "Authorization: Bearer <id>.<secret>" value.
+// KeyCacheTTL is how long a verified API key is kept in memory: a
+// revocation (api_keys.revoked_at) takes effect within this time on each
+// replica. Until then every request would read its key from the database.
+const KeyCacheTTL = 15 * time.Second
+
+// keyCacheMax bounds the verified keys kept in memory (one per scan car or
+// clerk's client: thousands at most).
+const keyCacheMax = 10_000
+
+// Authenticate checks an "Authorization: Bearer <id>.<secret>" value. A key
+// verified against the database is kept in memory for KeyCacheTTL, so a
+// revoked key keeps working for at most that long; a failed verification is
+// never kept.
 func (s *Service) Authenticate(ctx context.Context, authorization string) (APIKey, error) {
 	token, ok := strings.CutPrefix(authorization, "Bearer ")
 	id, secret, ok2 := strings.Cut(strings.TrimSpace(token), ".")
 	if !ok || !ok2 || !strings.HasPrefix(id, "key_") || len(id) > 40 || secret == "" || len(secret) > 100 {
 		return APIKey{}, errs.E(errs.Unauthenticated, "Ein gültiger API-Schlüssel fehlt (Authorization: Bearer …).")
 	}
+	hash := hashSecret(secret)
+	g := s.enforcement()
+	now := s.now()
+	if k, ok := g.keys.get(id, hash, now); ok {
+		return k, nil
+	}
 	var k APIKey
-	var hash string
+	var stored string
 	var revoked sql.NullTime
 	err := s.db.Read().QueryRowContext(ctx, `SELECT id, municipality, role, name, secret_hash, revoked_at FROM api_keys WHERE id = $1`, id).
-		Scan(&k.ID, &k.Municipality, &k.Role, &k.Name, &hash, &revoked)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!hmac.Equal([]byte(hash), []byte(hashSecret(secret))) || revoked.Valid)) {
+		Scan(&k.ID, &k.Municipality, &k.Role, &k.Name, &stored, &revoked)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!hmac.Equal([]byte(stored), []byte(hash)) || revoked.Valid)) {
 		s.logger.Warn("security: API key rejected", "key_id", id)
 		return APIKey{}, errs.E(errs.Unauthenticated, "Der API-Schlüssel ist ungültig oder widerrufen.")
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("load api key: %w", err)
 	}
+	g.keys.put(k, stored, now)
 	return k, nil
+}
+
+// keyCache holds API keys verified against the database, by key id, with
+// the hash of their secret: a request with the same secret within
+// KeyCacheTTL is answered from memory.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	key   APIKey
+	hash  string    // hex SHA-256 of the secret, as stored
+	since time.Time // when it was verified
+}
+
+// get returns key id if it was verified within KeyCacheTTL before now and
+// hash is its secret's hash (compared in constant time). A miss, also for a
+// wrong secret, sends the caller to the database.
+func (c *keyCache) get(id, hash string, now time.Time) (APIKey, bool) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	// A clock that went back must not stretch the lifetime.
+	if !ok || now.Before(e.since) || now.Sub(e.since) >= KeyCacheTTL {
+		return APIKey{}, false
+	}
+	if !hmac.Equal([]byte(e.hash), []byte(hash)) {
+		return APIKey{}, false
+	}
+	return e.key, true
+}
+
+// put keeps a key the database has just verified. When the cache is full it
+// drops expired keys, and if that is not enough, arbitrary ones: they are
+// verified again on their next request.
+func (c *keyCache) put(k APIKey, hash string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedKey{}
+	}
+	if _, ok := c.m[k.ID]; !ok && len(c.m) >= keyCacheMax {
+		for id, e := range c.m {
+			if now.Before(e.since) || now.Sub(e.since) >= KeyCacheTTL {
+				delete(c.m, id)
+			}
+		}
+		for id := range c.m {
+			if len(c.m) < keyCacheMax {
+				break
+			}
+			delete(c.m, id)
+		}
+	}
+	c.m[k.ID] = cachedKey{key: k, hash: hash, since: now}
 }
 
 // EnforcementAnswer is all that enforcement learns: valid or not, where,
@@ -126,33 +202,79 @@ func (s *Service) Enforce(ctx context.Context, key APIKey, plateText, zone strin
 	}
 	y, m, d := at.In(berlin).Date()
 	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	permits, err := permitsOnDay(ctx, s.db.Read(), key.Municipality, plate.String(), day)
+	permits, err := permitsInForce(ctx, s.db.Read(), key.Municipality, plate.String(), day)
 	if err != nil {
 		return EnforcementAnswer{}, err
 	}
 	ans := EnforcementAnswer{Plate: plate.String(), Zones: []string{}, CheckedAt: at.UTC().Format(time.RFC3339)}
 	for _, p := range permits {
-		zones := strings.Split(p.ZoneID, ",")
+		zones := strings.Split(p.zoneID, ",")
 		if zone != "" && !contains(zones, zone) {
 			continue
 		}
 		ans.Valid = true
 		ans.Zones = append(ans.Zones, zones...)
-		if u := p.ValidUntil.Format(dateLayout); u > ans.ValidUntil {
+		if u := p.validUntil.UTC().Format(dateLayout); u > ans.ValidUntil {
 			ans.ValidUntil = u
 		}
 	}
 	m2 := hmac.New(sha256.New, s.hmacKey)
 	m2.Write([]byte("plate\x00" + plate.String()))
-	err = s.db.Transact(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO enforcement_lookups (at, api_key_id, plate_hash, zone_id, purpose, valid) VALUES ($1, $2, $3, $4, $5, $6)`,
-			s.now().UTC(), key.ID, hex.EncodeToString(m2.Sum(nil)), zone, purpose, ans.Valid)
-		return err
-	})
+	// The answer goes out only once its audit row is committed; concurrent
+	// lookups share the commit (store.Group).
+	err = s.enforcement().audit.Add(ctx, lookupRow{at: s.now().UTC(), keyID: key.ID, plateHash: hex.EncodeToString(m2.Sum(nil)),
+		zone: zone, purpose: purpose, valid: ans.Valid})
 	if err != nil {
-		return EnforcementAnswer{}, err
+		return EnforcementAnswer{}, fmt.Errorf("audit enforcement lookup: %w", err)
 	}
 	return ans, nil
+}
+
+// lookupRow is an enforcement_lookups row.
+type lookupRow struct {
+	at                              time.Time
+	keyID, plateHash, zone, purpose string
+	valid                           bool
+}
+
+// auditBatch is the largest number of audit rows committed together
+// (6 parameters each: far below both engines' limits).
+const auditBatch = 256
+
+const insertLookups = `INSERT INTO enforcement_lookups (at, api_key_id, plate_hash, zone_id, purpose, valid) VALUES`
+
+func (l lookupRow) values() []any {
+	return []any{l.at, l.keyID, l.plateHash, l.zone, l.purpose, l.valid}
+}
+
+// permitInForce is what an enforcement answer needs of a permit.
+type permitInForce struct {
+	zoneID     string // comma-separated
+	validUntil time.Time
+}
+
+// permitsInForce returns the active permits of a plate in force on day,
+// latest end first: the conditions of permitsOnDay, but only the two
+// columns the answer needs (a whole permit row, its signed token included,
+// costs a lookup more than the query itself). The index
+// parking_permits_plate (municipality, plate) finds the plate's few rows.
+func permitsInForce(ctx context.Context, q querier, ars, plate string, day time.Time) ([]permitInForce, error) {
+	rows, err := q.QueryContext(ctx, `SELECT zone_id, valid_until FROM parking_permits
+		WHERE municipality = $1 AND plate = $2 AND status = 'active' AND valid_from <= $3 AND valid_until >= $3
+		ORDER BY valid_until DESC`, ars, plate, day.Format(dateLayout))
+	if err != nil {
+		return nil, fmt.Errorf("permits of plate: %w", err)
+	}
+	defer rows.Close()
+	var out []permitInForce
+	for rows.Next() {
+		var p permitInForce
+		if err := rows.Scan(&p.zoneID, &p.validUntil); err != nil {
+			return nil, fmt.Errorf("permits of plate: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 func contains(ss []string, s string) bool {
@@ -167,10 +289,32 @@ func contains(ss []string, s string) bool {
 // limiter is a token bucket per API key: Rate lookups per second, bursts
 // up to Burst. In memory per replica: N replicas allow N times the rate,
 // which bounds abuse without a shared store.
+//
+// It also holds the rest of the API's per-service state, made on first use
+// (see Service.enforcement): Service has no field of its own for it yet.
 type limiter struct {
 	Rate, Burst float64
 	mu          sync.Mutex
 	buckets     map[string]*bucket
+
+	start sync.Once
+	gate  *apiGate
+}
+
+// apiGate is the state of the machine API beyond the rate limit: verified
+// keys, and the writer that commits audit rows in groups.
+type apiGate struct {
+	keys  keyCache
+	audit *store.Group[lookupRow]
+}
+
+// enforcement returns the API's state, starting the audit writer on first
+// use; Close stops it.
+func (s *Service) enforcement() *apiGate {
+	s.limiter.start.Do(func() {
+		s.limiter.gate = &apiGate{audit: store.NewInsertGroup(s.db, insertLookups, lookupRow.values, store.GroupOptions{MaxBatch: auditBatch})}
+	})
+	return s.limiter.gate
 }
 
 type bucket struct {

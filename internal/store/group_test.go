@@ -343,10 +343,11 @@ func TestInsertRowsSplitsAtTheParameterLimit(t *testing.T) {
 }
 
 // BenchmarkGroupCommit: the rows of BenchmarkDurableInsert, one per caller
-// from 16 and 64 goroutines at once, committed through a Group (one
-// multi-row INSERT per batch). Each Add returns after its row is committed,
-// as each Transact there does. inserts/s is the figure, rows/commit how
-// many callers shared a commit.
+// from 16 and 64 goroutines at once, committed through a Group: NewGroup
+// (kind=tx: InsertRows in Transact) and NewInsertGroup (kind=insert: on
+// PostgreSQL one statement without BEGIN and COMMIT). Each Add returns after
+// its row is committed, as each Transact there does. inserts/s is the
+// figure, rows/commit how many callers shared a commit.
 //
 //	go test -run='^$' -bench=GroupCommit -benchtime=3s ./internal/store/
 func BenchmarkGroupCommit(b *testing.B) {
@@ -357,15 +358,24 @@ func BenchmarkGroupCommit(b *testing.B) {
 	for _, e := range storetest.Engines(b) {
 		b.Run(string(e), func(b *testing.B) {
 			db := openInsertDB(b, e)
-			for _, clients := range []int{16, 64} {
-				b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-					g := store.NewGroup(db, func(ctx context.Context, tx *sql.Tx, rs []row) error {
-						args := make([][]any, len(rs))
-						for i, r := range rs {
-							args[i] = []any{r.reference, "received", insertData, r.at}
-						}
-						return store.InsertRows(ctx, tx, db.Engine, "INSERT INTO bench_insert (reference, status, data, created_at) VALUES", args)
-					}, store.GroupOptions{})
+			const head = "INSERT INTO bench_insert (reference, status, data, created_at) VALUES"
+			values := func(r row) []any { return []any{r.reference, "received", insertData, r.at} }
+			for _, bc := range []struct {
+				kind    string
+				clients int
+			}{{"tx", 16}, {"tx", 64}, {"insert", 16}, {"insert", 64}} {
+				b.Run(fmt.Sprintf("kind=%s/clients=%d", bc.kind, bc.clients), func(b *testing.B) {
+					clients := bc.clients
+					g := store.NewInsertGroup(db, head, values, store.GroupOptions{})
+					if bc.kind == "tx" {
+						g = store.NewGroup(db, func(ctx context.Context, tx *sql.Tx, rs []row) error {
+							args := make([][]any, len(rs))
+							for i, r := range rs {
+								args[i] = values(r)
+							}
+							return store.InsertRows(ctx, tx, db.Engine, head, args)
+						}, store.GroupOptions{})
+					}
 					defer g.Close()
 					procs := runtime.GOMAXPROCS(0)
 					b.SetParallelism((clients + procs - 1) / procs)
@@ -387,4 +397,55 @@ func BenchmarkGroupCommit(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestInsertGroupAnswersMatchTheRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		storetest.Exec(t, db, "INSERT INTO items (id, n, note) VALUES ('taken', 0, 'x')")
+		g := store.NewInsertGroup(db, "INSERT INTO items (id, n, note) VALUES", func(it item) []any { return []any{it.id, it.n, "x"} },
+			store.GroupOptions{MaxBatch: 16})
+		defer g.Close()
+		// 32 callers at once; three of them add a row whose key is taken,
+		// which fails their whole batch. Whatever the batches were, a caller
+		// told nil has its row, a caller told an error has none.
+		const callers = 32
+		results := make([]error, callers)
+		ids := make([]string, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			ids[i] = fmt.Sprint("g", i)
+			if i%11 == 5 {
+				ids[i] = "taken"
+			}
+			wg.Go(func() { results[i] = g.Add(ctx, item{id: ids[i], n: i}) })
+		}
+		wg.Wait()
+		var ok, failed int
+		for i, err := range results {
+			if ids[i] == "taken" {
+				if err == nil {
+					t.Errorf("Add of a taken key = nil")
+				}
+				continue
+			}
+			want := 1
+			if err != nil {
+				want = 0
+				failed++
+			} else {
+				ok++
+			}
+			if got := countItems(t, db, "WHERE id = $1", ids[i]); got != want {
+				t.Errorf("%s: Add = %v, but %d rows", ids[i], err, got)
+			}
+		}
+		if ok == 0 {
+			t.Error("no Add succeeded")
+		}
+		t.Logf("%s: %d committed, %d in failed batches, %+v", db.Engine, ok, failed, g.Stats())
+		if err := g.Add(ctx, item{id: "alone", n: 1}); err != nil || countItems(t, db, "WHERE id = 'alone'") != 1 {
+			t.Errorf("Add(alone) = %v", err)
+		}
+	}, items)
 }
