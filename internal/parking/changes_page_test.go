@@ -2,7 +2,6 @@ package parking_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
-	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // The citizen's way to the changes on the pages: the status page of an
@@ -25,18 +23,7 @@ import (
 func TestChangePages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, prov, u := changeFixture(t, db, 0, 2500, rules.RefundProRataMonths)
-		assets, err := web.NewAssets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := parking.NewHandler(f.svc, assets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Routes(mux)
-		srv := httptest.NewServer(mux)
-		defer srv.Close()
+		srv := f.pageServer(t)
 
 		r := f.byExp[registers.ExpectEligible]
 		rec := f.issue(t, r, prov)
@@ -140,18 +127,7 @@ func TestChangePages(t *testing.T) {
 func TestStatusLookupPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, _ := newFixture(t, db)
-		assets, err := web.NewAssets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := parking.NewHandler(f.svc, assets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Routes(mux)
-		srv := httptest.NewServer(mux)
-		defer srv.Close()
+		srv := f.pageServer(t)
 		rec, err := f.svc.Submit(f.ctx, "110000000000", f.form(f.byExp[registers.ExpectEligible]), "")
 		if err != nil {
 			t.Fatal(err)

@@ -254,7 +254,7 @@ type permitInForce struct {
 }
 
 // permitsInForce returns the active permits of a plate in force on day,
-// latest end first: the conditions of permitsOnDay, but only the two
+// latest end first: the conditions of an active permit in force that day, but only the two
 // columns the answer needs (a whole permit row, its signed token included,
 // costs a lookup more than the query itself). The index
 // parking_permits_plate (municipality, plate) finds the plate's few rows.

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
 	"opencode.de/rathaus/rathaus/internal/tenant"
-	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // clerk is a browser of a clerk: Basic auth with a casework key (or
@@ -116,18 +114,7 @@ func keyID(key string) string { id, _, _ := strings.Cut(key, "."); return id }
 func TestClerkPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, _ := newFixture(t, db)
-		assets, err := web.NewAssets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := parking.NewHandler(f.svc, assets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Routes(mux)
-		srv := httptest.NewServer(mux)
-		defer srv.Close()
+		srv := f.pageServer(t)
 
 		duesseldorf := tenant.Municipality{ARS: "051110000000", Name: "Düsseldorf"}
 		if err := db.Transact(f.ctx, func(tx *sql.Tx) error { return tenant.Ensure(f.ctx, tx, duesseldorf) }); err != nil {

@@ -63,6 +63,25 @@ func formValues(f parking.Form, action, key string) url.Values {
 	return v
 }
 
+// pageServer serves the feature's pages and API over the fixture's
+// service, for tests that go the citizen's or the clerk's way by HTTP.
+func (f *fixture) pageServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	assets, err := web.NewAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := parking.NewHandler(f.svc, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 var referenceRE = regexp.MustCompile(`BP-\d{4}-[0-9A-Z]{8}`)
 
 // The citizen's way to a renewal on the pages: the status page offers
@@ -72,18 +91,7 @@ var referenceRE = regexp.MustCompile(`BP-\d{4}-[0-9A-Z]{8}`)
 func TestRenewalPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, prov := newFixture(t, db)
-		assets, err := web.NewAssets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := parking.NewHandler(f.svc, assets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Routes(mux)
-		srv := httptest.NewServer(mux)
-		defer srv.Close()
+		srv := f.pageServer(t)
 
 		r := f.byExp[registers.ExpectEligible]
 		rec := f.issue(t, r, prov)

@@ -378,26 +378,6 @@ func permitByNumber(ctx context.Context, q querier, number string) (Permit, erro
 	return p, err
 }
 
-// permitsOnDay returns the active permits of a plate in force on day.
-func permitsOnDay(ctx context.Context, q querier, ars, plate string, day time.Time) ([]Permit, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+permitColumns+` FROM parking_permits
-		WHERE municipality = $1 AND plate = $2 AND status = 'active' AND valid_from <= $3 AND valid_until >= $3
-		ORDER BY valid_until DESC`, ars, plate, day.Format(dateLayout))
-	if err != nil {
-		return nil, fmt.Errorf("permits of plate: %w", err)
-	}
-	defer rows.Close()
-	var out []Permit
-	for rows.Next() {
-		p, err := scanPermit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
 // latestPermitEnd returns the last day of the plate's active permits, for
 // appending a renewal; zero when there is none. (ORDER BY … LIMIT 1 rather
 // than MAX(), whose result SQLite returns untyped.)
