@@ -127,6 +127,12 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 			return err
 		}
 	}
+	if park != nil {
+		// Deferred here, so it runs after HTTP and jobs have stopped (their
+		// defers come later) and before the database closes: the writers
+		// that commit submissions and audit rows together drain first.
+		defer park.svc.Close()
+	}
 	registrars := []func(*river.Workers){svc.Register, outbox.Register}
 	periodic := outbox.PeriodicJobs()
 	if park != nil {
