@@ -203,39 +203,17 @@ func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, std
 	return p, nil
 }
 
-// loadRulesDir reads every *.json file of dir as one municipality's rule
-// and fee configuration, with the checks the shipped files pass: each file
-// is valid, its name starts with its ARS, and no ARS comes twice. What
-// loads but is legally doubtful is logged as a warning.
+// loadRulesDir loads the operator's rule directory (rules.LoadDir) and logs
+// what loads but is legally doubtful.
 func loadRulesDir(dir string, logger *slog.Logger) (map[string]*rules.Config, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	configs, warnings, err := rules.LoadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: keine *.json-Dateien", dir)
-	}
-	configs := map[string]*rules.Config{}
-	for _, file := range files {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
+	for ars, ws := range warnings {
+		for _, w := range ws {
+			logger.Warn("parking rules", "municipality", ars, "warning", w.String())
 		}
-		cfg, warnings, err := rules.Load(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if !strings.HasPrefix(filepath.Base(file), cfg.ARS) {
-			return nil, fmt.Errorf("%s: der Dateiname beginnt nicht mit dem Regionalschlüssel %s der Datei", file, cfg.ARS)
-		}
-		if _, dup := configs[cfg.ARS]; dup {
-			return nil, fmt.Errorf("%s: Regionalschlüssel %s ist doppelt konfiguriert", file, cfg.ARS)
-		}
-		for _, w := range warnings {
-			logger.Warn("parking rules", "file", file, "warning", w.String())
-		}
-		configs[cfg.ARS] = cfg
 	}
 	return configs, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -158,29 +160,49 @@ func Embedded() (map[string]*Config, error) {
 
 // loadEmbedded also returns each file's warnings, keyed by ARS.
 func loadEmbedded() (map[string]*Config, map[string][]Warning, error) {
-	entries, err := municipalityFiles.ReadDir("municipalities")
+	sub, err := fs.Sub(municipalityFiles, "municipalities")
 	if err != nil {
-		return nil, nil, fmt.Errorf("read embedded municipalities: %w", err)
+		return nil, nil, err
+	}
+	return loadFS(sub, "municipalities")
+}
+
+// LoadDir reads every *.json file of dir as one municipality's rule and fee
+// configuration, with the checks the shipped files pass: each file loads,
+// its name starts with its ARS (so a copied file that kept the wrong key
+// cannot silently replace another municipality), and no ARS comes twice.
+// It returns the configurations and each file's warnings, keyed by ARS.
+func LoadDir(dir string) (map[string]*Config, map[string][]Warning, error) {
+	return loadFS(os.DirFS(dir), dir)
+}
+
+// loadFS loads the *.json files at the root of fsys; name is how errors
+// call the directory.
+func loadFS(fsys fs.FS, name string) (map[string]*Config, map[string][]Warning, error) {
+	files, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("%s: keine *.json-Dateien", name)
 	}
 	cfgs := map[string]*Config{}
 	warnings := map[string][]Warning{}
-	for _, e := range entries {
-		name := path.Join("municipalities", e.Name())
-		data, err := municipalityFiles.ReadFile(name)
+	for _, file := range files {
+		shown := path.Join(name, file)
+		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, nil, err
 		}
 		cfg, ws, err := Load(bytes.NewReader(data))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w", shown, err)
 		}
-		// The file name starts with the ARS, so a copied file that kept the
-		// wrong key cannot silently replace another municipality.
-		if !strings.HasPrefix(e.Name(), cfg.ARS) {
-			return nil, nil, fmt.Errorf("%s: file name does not start with its ARS %s", name, cfg.ARS)
+		if !strings.HasPrefix(file, cfg.ARS) {
+			return nil, nil, fmt.Errorf("%s: der Dateiname beginnt nicht mit dem Regionalschlüssel %s der Datei", shown, cfg.ARS)
 		}
 		if _, dup := cfgs[cfg.ARS]; dup {
-			return nil, nil, fmt.Errorf("%s: ARS %s configured twice", name, cfg.ARS)
+			return nil, nil, fmt.Errorf("%s: Regionalschlüssel %s ist doppelt konfiguriert", shown, cfg.ARS)
 		}
 		cfgs[cfg.ARS] = cfg
 		warnings[cfg.ARS] = ws

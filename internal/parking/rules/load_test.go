@@ -373,3 +373,53 @@ func TestVersionsAt(t *testing.T) {
 		t.Errorf("RulesAt(2025-01-01) = %p, %v; want the only version", rs, err)
 	}
 }
+
+// LoadDir checks an operator's directory as strictly as the shipped files:
+// file name and ARS agree, no ARS twice, a broken file is named.
+func TestLoadDir(t *testing.T) {
+	berlin, err := municipalityFiles.ReadFile("municipalities/110000000000-berlin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freiburg, err := municipalityFiles.ReadFile("municipalities/083110000000-freiburg-im-breisgau.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		files   map[string][]byte
+		wantErr string // substring; "" = loads
+	}{
+		{"two municipalities", map[string][]byte{"110000000000-berlin.json": berlin, "083110000000.json": freiburg, "README.txt": []byte("x")}, ""},
+		{"empty", map[string][]byte{"README.txt": []byte("x")}, "keine *.json-Dateien"},
+		{"name and ARS differ", map[string][]byte{"020000000000-hamburg.json": berlin}, "beginnt nicht mit dem Regionalschlüssel 110000000000"},
+		{"ARS twice", map[string][]byte{"110000000000-a.json": berlin, "110000000000-b.json": berlin}, "110000000000-b.json: Regionalschlüssel 110000000000 ist doppelt"},
+		{"broken file", map[string][]byte{"110000000000-berlin.json": berlin[:len(berlin)/2]}, "110000000000-berlin.json: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfgs, warnings, err := LoadDir(dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfgs) != 2 || cfgs["110000000000"].Municipality != "Berlin" || cfgs["083110000000"].Municipality != "Freiburg im Breisgau" {
+				t.Fatalf("configs = %v", cfgs)
+			}
+			if len(warnings["083110000000"]) == 0 || len(warnings["110000000000"]) != 0 {
+				t.Errorf("warnings = %v", warnings)
+			}
+		})
+	}
+}
