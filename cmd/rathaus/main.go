@@ -10,6 +10,8 @@
 //	rathaus permit keygen [--out KEY.pem] [--public-out PUBKEY.pem]
 //	rathaus permit verify --key PUBKEY.pem TOKEN
 //	rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
+//	rathaus apikey list [--municipality ARS]
+//	rathaus apikey revoke ID
 //	rathaus version
 package main
 
@@ -46,6 +48,8 @@ Aufruf:
   rathaus permit keygen [--out SCHLÜSSEL.pem] [--public-out ÖFFENTLICH.pem]
   rathaus permit verify --key SCHLÜSSEL.pem TOKEN                 QR-Code eines Ausweises offline prüfen
   rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
+  rathaus apikey list   [--municipality ARS]                       API-Schlüssel anzeigen (ohne Geheimnis)
+  rathaus apikey revoke ID                                         API-Schlüssel widerrufen
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -85,10 +89,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return errors.New("erwartet: rathaus permit keygen [--out SCHLÜSSEL.pem] oder rathaus permit verify --key SCHLÜSSEL.pem TOKEN")
 	case "apikey":
-		if len(rest) == 0 || rest[0] != "create" {
-			return errors.New("erwartet: " + apikeyUsage)
+		switch {
+		case len(rest) > 0 && rest[0] == "create":
+			return runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "list":
+			return runAPIKeyList(ctx, rest[1:], getenv, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "revoke":
+			return runAPIKeyRevoke(ctx, rest[1:], getenv, stdout, stderr)
 		}
-		return runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr)
+		return errors.New("erwartet: " + apikeyCommands)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -240,6 +240,25 @@ func testServeParking(t *testing.T, e store.Engine) {
 	}
 	stopped = true
 
+	// The operator lists keys (never secrets) and revokes one.
+	keyID, keySecret, _ := strings.Cut(apiKey, ".")
+	out, _ = c.must("apikey", "list", "--municipality", "110000000000")
+	if !strings.Contains(out, keyID) || !strings.Contains(out, "Scanfahrzeug 1") || strings.Contains(out, keySecret) || !strings.Contains(out, "–") {
+		t.Errorf("apikey list = %q, want the key's id and name, not revoked, without its secret", out)
+	}
+	if out, _ = c.must("apikey", "revoke", apiKey); !strings.Contains(out, keyID+` ("Scanfahrzeug 1", enforcement, 110000000000) widerrufen`) {
+		t.Errorf("apikey revoke = %q", out)
+	}
+	if _, _, err := c.run("apikey", "revoke", keyID); err == nil || !strings.Contains(err.Error(), "ist seit") {
+		t.Errorf("second revocation = %v, want an error saying since when", err)
+	}
+	if _, _, err := c.run("apikey", "revoke", "key_000000000000"); err == nil || !strings.Contains(err.Error(), "gibt es nicht") {
+		t.Errorf("revocation of an unknown key = %v", err)
+	}
+	if out, _ = c.must("apikey", "list"); strings.Contains(out, "–") || !strings.Contains(out, keyID) {
+		t.Errorf("apikey list after the revocation = %q, want a revocation time", out)
+	}
+
 	// Without the options serve offers no Bewohnerparken on the same
 	// database, and says nothing about demo backends.
 	plain := start(t, modeServe, nil, env)

@@ -3,10 +3,12 @@ package parking
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/web"
 )
 
@@ -84,9 +86,12 @@ func reasonsOf(d *Decision) []string {
 	if d == nil {
 		return nil
 	}
+	// A clerk's decision rests on the results the clerk named (Grounds)
+	// and the clerk's words; an automatic one on every result that failed.
+	clerk := !d.Automatic && d.By != ""
 	var out []string
 	for _, r := range d.Results {
-		if r.Verdict != "pass" {
+		if r.Verdict != rules.Pass && (!clerk || slices.Contains(d.Grounds, r.Rule)) {
 			out = append(out, r.Reason+" ("+r.Source+")")
 		}
 	}
@@ -249,8 +254,9 @@ func (h *Handler) apiDecide(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Approve *bool  `json:"approve"`
-		Reasons string `json:"reasons"`
+		Approve *bool    `json:"approve"`
+		Reasons string   `json:"reasons"`
+		Grounds []string `json:"grounds"`
 	}
 	if err := web.DecodeJSON(r, &body); err != nil {
 		return err
@@ -258,13 +264,13 @@ func (h *Handler) apiDecide(w http.ResponseWriter, r *http.Request) error {
 	if body.Approve == nil {
 		return errs.Field("approve", "Feld approve (true oder false) fehlt.")
 	}
-	a, err := h.svc.Decide(r.Context(), key.Municipality, r.PathValue("reference"), *body.Approve, body.Reasons, "clerk:"+key.ID)
+	if len(body.Grounds) > 20 {
+		return errs.Field("grounds", "Zu viele Gründe (höchstens 20).")
+	}
+	a, err := h.svc.Decide(r.Context(), key.Municipality, r.PathValue("reference"), ClerkDecision{
+		Approve: *body.Approve, Reasons: body.Reasons, Grounds: body.Grounds, Clerk: "clerk:" + key.ID, KeyID: key.ID})
 	if err != nil {
 		return err
-	}
-	if err := h.svc.recordAccess(r.Context(), key.ID, a.ID, accessDecide); err != nil {
-		// The decision stands (its event names the key); the log lacks a line.
-		h.svc.logger.Error("audit: casework decision not recorded", "key_id", key.ID, "reference", a.Reference, "err", err)
 	}
 	h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", a.Reference, "status", string(a.Status))
 	w.Header().Set("Cache-Control", "no-store")

@@ -12,6 +12,7 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/store"
 )
 
 // Changes of an issued permit, all from the status page of the application
@@ -39,27 +40,49 @@ import (
 // most one open change or reissue (enforced by a unique index), and is not
 // cancelled while one is open.
 
-// refuseOpen refuses a second open application on the same permit.
-func (b *basis) refuseOpen(ctx context.Context, tx *sql.Tx) error {
-	if b.kind == KindRenewal {
-		prev, err := openRenewal(ctx, tx, b.permit.Number)
-		if err == nil {
-			return errs.E(errs.Conflict, "Für den Ausweis %s wurde die Verlängerung schon beantragt (Aktenzeichen %s).", b.permit.Number, prev.Reference)
+// refuseOpen refuses a second open application on the same permit, and a
+// change of plate or address while a renewal of the permit is open (or a
+// renewal while such a change is open): the renewal would otherwise be
+// issued on the old plate and zone. A reissue keeps plate and zone, so it
+// may run beside a renewal. On PostgreSQL the permit's row is locked, so
+// two such applications submitted at once are refused one after the other;
+// on SQLite the transaction already holds the only write lock.
+func (b *basis) refuseOpen(ctx context.Context, tx *sql.Tx, engine store.Engine) error {
+	if engine == store.Postgres {
+		var n string
+		if err := tx.QueryRowContext(ctx, `SELECT number FROM parking_permits WHERE number = $1 FOR UPDATE`, b.permit.Number).Scan(&n); err != nil {
+			return fmt.Errorf("lock permit %s: %w", b.permit.Number, err)
 		}
-		if !errs.Is(err, errs.NotFound) {
-			return err
+	}
+	ren, err := openRenewal(ctx, tx, b.permit.Number)
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return err
+	}
+	chg, err := openChange(ctx, tx, b.permit.Number)
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return err
+	}
+	switch b.kind {
+	case KindRenewal:
+		if ren.ID != "" {
+			return errs.E(errs.Conflict, "Für den Ausweis %s wurde die Verlängerung schon beantragt (Aktenzeichen %s).", b.permit.Number, ren.Reference)
+		}
+		if chg.ID != "" && chg.Kind == KindChange && chg.Status != Issued {
+			return errs.E(errs.Conflict, "Für den Ausweis %s läuft ein Antrag auf Änderung (Aktenzeichen %s). Bitte beantragen Sie die Verlängerung, "+
+				"wenn darüber entschieden ist: dann für den neuen Ausweis.", b.permit.Number, chg.Reference)
 		}
 		return nil
 	}
-	prev, err := openChange(ctx, tx, b.permit.Number)
-	if err == nil && prev.Status != Issued {
-		return errs.E(errs.Conflict, "Für den Ausweis %s läuft schon ein Antrag auf %s (Aktenzeichen %s).", b.permit.Number, prev.Kind.Label(), prev.Reference)
+	if chg.ID != "" && chg.Status != Issued {
+		return errs.E(errs.Conflict, "Für den Ausweis %s läuft schon ein Antrag auf %s (Aktenzeichen %s).", b.permit.Number, chg.Kind.Label(), chg.Reference)
 	}
-	if err == nil {
-		return errs.E(errs.Conflict, "Der Ausweis %s ist bereits ersetzt worden (Aktenzeichen %s).", b.permit.Number, prev.Reference)
+	if chg.ID != "" {
+		return errs.E(errs.Conflict, "Der Ausweis %s ist bereits ersetzt worden (Aktenzeichen %s).", b.permit.Number, chg.Reference)
 	}
-	if !errs.Is(err, errs.NotFound) {
-		return err
+	if b.kind == KindChange && ren.ID != "" && ren.Status != Issued {
+		return errs.E(errs.Conflict, "Über die Verlängerung des Ausweises %s (Aktenzeichen %s) ist noch nicht entschieden. "+
+			"Bitte beantragen Sie die Änderung, wenn die Verlängerung entschieden ist; ist sie dann ausgestellt, ändern Sie beide Ausweise.",
+			b.permit.Number, ren.Reference)
 	}
 	return nil
 }

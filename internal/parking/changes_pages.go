@@ -22,6 +22,9 @@ type changeView struct {
 	Number, Plate, ValidUntil string
 	Fee                       string // the change fee, "" when free
 	CancelPath                string
+	// FollowOn is the reference of the issued renewal of the permit: its
+	// permit follows this one and keeps the old plate and zone.
+	FollowOn string
 }
 
 // changesStatus is what the status page says about changing the permit.
@@ -74,7 +77,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (ref, code str
 	return ref, code
 }
 
-func (h *Handler) changeForm(a Application, f Form) (formData, error) {
+func (h *Handler) changeForm(ctx context.Context, a Application, f Form) (formData, error) {
 	offer, err := h.svc.Offer(a.Municipality)
 	if err != nil {
 		return formData{}, err
@@ -85,6 +88,13 @@ func (h *Handler) changeForm(a Application, f Form) (formData, error) {
 		d.Change = &changeView{Number: p.Number, Plate: p.Plate, ValidUntil: germanDay(p.ValidUntil), CancelPath: cancelPath(a.Reference)}
 		if fee := offer.Fees.ChangeCents; fee > 0 {
 			d.Change.Fee = FormatCents(fee)
+		}
+		info, err := h.svc.Renewal(ctx, a)
+		if err != nil {
+			return formData{}, err
+		}
+		if info.PendingStatus == Issued {
+			d.Change.FollowOn = info.Pending
 		}
 	}
 	return d, nil
@@ -99,7 +109,7 @@ func (h *Handler) changePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.changeForm(a, f)
+	d, err := h.changeForm(r.Context(), a, f)
 	if err != nil {
 		return err
 	}
@@ -122,7 +132,7 @@ func (h *Handler) changePost(w http.ResponseWriter, r *http.Request) error {
 	if err := h.svc.changeRefusal(a); err != nil {
 		return err
 	}
-	d, err := h.changeForm(a, changeForm(a, formFromRequest(r)))
+	d, err := h.changeForm(r.Context(), a, changeForm(a, formFromRequest(r)))
 	if err != nil {
 		return err
 	}

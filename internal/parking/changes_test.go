@@ -11,6 +11,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
+	"opencode.de/rathaus/rathaus/internal/payment"
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
@@ -175,7 +176,7 @@ func TestMoveIsCheckedPricedAndPaid(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
-		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, false, "Nicht unter der neuen Anschrift gemeldet.", "clerk:test"); err != nil {
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Nicht unter der neuen Anschrift gemeldet.", Clerk: "clerk:test"}); err != nil {
 			t.Fatal(err)
 		}
 		if cur, _ := f.svc.Get(f.ctx, first.Reference, first.AccessCode); cur.Permit.Status != "active" {
@@ -335,6 +336,123 @@ func TestCancellationWithoutRefundRule(t *testing.T) {
 		ms := f.mails(t, first.Reference)
 		if len(ms) == 0 || !strings.Contains(ms[len(ms)-1].Body, "nicht vorgesehen") {
 			t.Errorf("cancellation mail: %+v", ms)
+		}
+	}, sets...)
+}
+
+// A change of plate and a renewal of the same permit do not run at once
+// (the renewal would be issued on the old plate); a change after an issued
+// renewal tells the citizen that the follow-on permit keeps the old plate.
+func TestChangeAndRenewalDoNotCross(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov, u := changeFixture(t, db, 0, 0, rules.RefundNone)
+		res := f.eligibleResidents()
+		if len(res) < 2 {
+			t.Fatal("fewer than two eligible demo residents")
+		}
+		r, s := res[0], res[1]
+		first := f.issue(t, r, prov)
+		second := f.issue(t, s, prov)
+		a, _ := f.svc.Get(f.ctx, first.Reference, first.AccessCode)
+		f.clock.setDay(a.Permit.ValidUntil.AddDate(0, 0, -berlinWindow))
+
+		// A renewal not yet decided: a change is refused, naming it.
+		ren, err := f.svc.Renew(f.ctx, first.Reference, first.AccessCode, f.form(r), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := f.form(r)
+		form.Plate = "B-NE 4712E"
+		u.cars["B-NE 4712E"] = r.Person
+		if _, err := f.svc.Change(f.ctx, first.Reference, first.AccessCode, form, ""); !errs.Is(err, errs.Conflict) ||
+			!strings.Contains(errs.MessageOf(err), ren.Reference) || !strings.Contains(errs.MessageOf(err), "noch nicht entschieden") {
+			t.Errorf("change beside an open renewal = %v, want a Conflict naming %s", err, ren.Reference)
+		}
+		// Once the renewal is issued the change goes through, and says the
+		// follow-on permit keeps the old plate.
+		f.pay(t, ren, prov)
+		rec, err := f.svc.Change(f.ctx, first.Reference, first.AccessCode, form, "")
+		if err != nil {
+			t.Fatalf("change after the renewal was issued = %v", err)
+		}
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Issued })
+		ms := f.mails(t, rec.Reference)
+		if len(ms) == 0 || !strings.Contains(ms[len(ms)-1].Body, "bereits verlängert (Aktenzeichen "+ren.Reference+")") {
+			t.Errorf("issued mail of the change does not point to the renewal %s: %+v", ren.Reference, ms)
+		}
+		if rn, _ := f.svc.Get(f.ctx, ren.Reference, ren.AccessCode); rn.Permit == nil || rn.Permit.Plate != a.Permit.Plate || rn.Permit.Status != "active" {
+			t.Errorf("renewal permit after the change: %+v, want it unchanged on %s", rn.Permit, a.Permit.Plate)
+		}
+		// The follow-on permit is changed the same way, from its own status
+		// page: neither permit counts against the other (they do not overlap).
+		rec2, err := f.svc.Change(f.ctx, ren.Reference, ren.AccessCode, form, "")
+		if err != nil {
+			t.Fatalf("change of the renewal permit = %v", err)
+		}
+		c2 := f.wait(t, rec2.Reference, rec2.AccessCode, func(a parking.Application) bool { return a.Status == parking.Issued })
+		if rn, _ := f.svc.Get(f.ctx, ren.Reference, ren.AccessCode); c2.Permit.Plate != "B-NE 4712E" || !c2.Permit.ValidFrom.Equal(rn.Permit.ValidFrom) ||
+			!c2.Permit.ValidUntil.Equal(rn.Permit.ValidUntil) {
+			t.Errorf("changed renewal permit %+v; want B-NE 4712E for the renewal's term %s–%s", c2.Permit, germanDay(rn.Permit.ValidFrom), germanDay(rn.Permit.ValidUntil))
+		}
+
+		// A change in review: a renewal is refused until it is decided.
+		form = f.form(s)
+		form.Plate = "B-XX 1" // unknown to the vehicle register: review
+		chg, err := f.svc.Change(f.ctx, second.Reference, second.AccessCode, form, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, chg.Reference, chg.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		if _, err := f.svc.Renew(f.ctx, second.Reference, second.AccessCode, f.form(s), ""); !errs.Is(err, errs.Conflict) ||
+			!strings.Contains(errs.MessageOf(err), chg.Reference) {
+			t.Errorf("renewal beside an open change = %v, want a Conflict naming %s", err, chg.Reference)
+		}
+		// The replaced permit is renewed no more.
+		if _, err := f.svc.Renew(f.ctx, first.Reference, first.AccessCode, f.form(r), ""); !errs.Is(err, errs.Conflict) {
+			t.Errorf("renewal of a replaced permit = %v, want Conflict", err)
+		}
+	}, sets...)
+}
+
+// A reissue paid after the permit it replaces expired issues nothing and
+// loses nothing: the payment is recorded and a clerk settles the case (no
+// approval, which would charge again); a payment begun after the expiry is
+// refused.
+func TestPaidReissueOfAnExpiredPermitGoesToAClerk(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov, _ := changeFixture(t, db, 0, 2000, rules.RefundNone)
+		r := f.byExp[registers.ExpectEligible]
+		first := f.issue(t, r, prov)
+		a, _ := f.svc.Get(f.ctx, first.Reference, first.AccessCode)
+		last := a.Permit.ValidUntil
+
+		f.clock.setDay(last)
+		rec, err := f.svc.Reissue(f.ctx, first.Reference, first.AccessCode, true, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
+		if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
+			t.Fatal(err)
+		}
+		pay := prov.last()
+
+		f.clock.setDay(last.AddDate(0, 0, 1))
+		if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "abgelaufen") {
+			t.Errorf("payment begun after the expiry = %v, want a Conflict: expired", err)
+		}
+		if err := f.callback(t, "evt_"+pay.ID, pay.ID, payment.Paid, pay.AmountCents, f.clock.Now()); err != nil {
+			t.Fatalf("callback of the payment begun before midnight = %v, want it recorded", err)
+		}
+		got, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		if got.Status != parking.Review || got.Permit != nil || !strings.Contains(got.Events[len(got.Events)-1].Note, "Erstattung") {
+			t.Fatalf("paid reissue of an expired permit: %s, permit %+v, events %+v; want review without a permit", got.Status, got.Permit, got.Events)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: true, Clerk: "clerk:test"}); !errs.Is(err, errs.Conflict) {
+			t.Errorf("approval of the paid case = %v, want Conflict", err)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Der Ausweis ist abgelaufen; die Gebühr wird erstattet.", Clerk: "clerk:test"}); err != nil {
+			t.Errorf("rejection of the paid case = %v", err)
 		}
 	}, sets...)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type Decision struct {
 	FeeTier   string         `json:"fee_tier,omitempty"`
 	FeeSource string         `json:"fee_source,omitempty"`
 	Reasons   string         `json:"reasons,omitempty"` // the clerk's own words
+	Grounds   []string       `json:"grounds,omitempty"` // rules of the results a clerk's rejection rests on
 	Checks    []CheckRecord  `json:"checks"`
 }
 
@@ -134,14 +136,26 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		s.logger.Warn("vehicle register did not answer; will retry", "reference", row.Reference, "err", errs.KindOf(err).String())
 		return err
 	}
-	// A renewal does not count the permit it renews (§ 45 Abs. 1b StVO
-	// allows one permit per resident, not one per term), a change not the
-	// permit it replaces.
+	// "One permit per resident" (§ 45 Abs. 1b StVO) counts the person's
+	// permits in force during the term applied for: a renewal does not count
+	// the permit it renews, a change not the permit it replaces; and the
+	// term of a change is the rest of that permit's, so a renewal permit
+	// that follows it (or the running permit a change of that renewal
+	// permit follows) does not overlap.
 	except := row.RenewsPermit.String
+	from, until := row.AppliedOn, row.AppliedOn.AddDate(0, row.DurationMonths, -1)
+	var replaced Permit
 	if row.ReplacesPermit.Valid {
 		except = row.ReplacesPermit.String
+		if replaced, err = permitByNumber(ctx, s.db.Read(), except); err != nil {
+			return err
+		}
+		from, until = row.AppliedOn, replaced.ValidUntil
+		if replaced.ValidFrom.After(from) {
+			from = replaced.ValidFrom
+		}
 	}
-	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, row.AppliedOn, except)
+	active, err := countActivePermits(ctx, s.db.Read(), row.Municipality, row.PersonHash, from, until, except)
 	if err != nil {
 		return err
 	}
@@ -178,11 +192,7 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		d.Results = append(d.Results, rules.Result{Rule: "fee.tier", Verdict: rules.Fail, Reason: errs.MessageOf(err), Source: fees.LegalSource})
 		d.Verdict, d.Automatic = rules.Fail, false
 	} else if row.Kind == KindChange {
-		old, err := permitByNumber(ctx, s.db.Read(), row.ReplacesPermit.String)
-		if err != nil {
-			return err
-		}
-		amount, tier := changeFee(fees, old, price.AmountCents, row.AppliedOn)
+		amount, tier := changeFee(fees, replaced, price.AmountCents, row.AppliedOn)
 		d.FeeCents, d.FeeTier, d.FeeSource = &amount, tier, fees.LegalSource
 	} else {
 		amount := price.AmountCents
@@ -318,16 +328,37 @@ func (s *Service) postReceivable(ctx context.Context, row appRow) error {
 	})
 }
 
+// ClerkDecision is a clerk's decision on an application in review.
+type ClerkDecision struct {
+	Approve bool
+	// Reasons are the clerk's own words, required for a rejection (§ 39
+	// VwVfG); they go into the Bescheid.
+	Reasons string
+	// Grounds name the check results (by rule) a rejection rests on: the
+	// Bescheid lists exactly these with their legal source, not every
+	// result that did not pass. Each must be one that did not pass.
+	Grounds []string
+	// Clerk is the actor recorded on the transition ("clerk:<key id>").
+	Clerk string
+	// KeyID, when set, is recorded in casework_access with the decision,
+	// in its transaction: no decision without its access record.
+	KeyID string
+}
+
 // Decide records a clerk's decision on an application in review: exactly
 // one of two concurrent decisions wins; the other gets a Conflict saying
 // what happened.
-func (s *Service) Decide(ctx context.Context, ars, reference string, approve bool, reasons, clerk string) (Application, error) {
-	reasons = strings.TrimSpace(reasons)
+func (s *Service) Decide(ctx context.Context, ars, reference string, cd ClerkDecision) (Application, error) {
+	approve, clerk := cd.Approve, cd.Clerk
+	reasons := strings.TrimSpace(cd.Reasons)
 	if !approve && reasons == "" {
 		return Application{}, errs.Field("reasons", "Eine Ablehnung braucht eine Begründung (§ 39 VwVfG).")
 	}
 	if len(reasons) > 5000 {
 		return Application{}, errs.Field("reasons", "Die Begründung ist zu lang (höchstens 5000 Zeichen).")
+	}
+	if approve && len(cd.Grounds) > 0 {
+		return Application{}, errs.Field("grounds", "Gründe aus dem Prüfergebnis gibt es nur bei einer Ablehnung.")
 	}
 	now := s.now().UTC()
 	var row appRow
@@ -349,10 +380,24 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 				return err
 			}
 		}
+		grounds, err := groundsOf(&d, cd.Grounds)
+		if err != nil {
+			return err
+		}
+		if approve {
+			var paid int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM parking_payments WHERE application_id = $1 AND status = 'paid'`, row.ID).Scan(&paid); err != nil {
+				return err
+			}
+			if paid > 0 { // a paid change whose permit expired meanwhile (issue)
+				return errs.E(errs.Conflict, "Die Gebühr ist bezahlt, aber der zu ersetzende Ausweis ist abgelaufen; eine Bewilligung ist so nicht möglich. "+
+					"Bitte lehnen Sie den Antrag ab und veranlassen Sie die Erstattung.")
+			}
+		}
 		if approve && d.FeeCents == nil {
 			return errs.E(errs.Conflict, "Für diesen Antrag lässt sich keine Gebühr bestimmen (siehe Prüfergebnis); eine Bewilligung ist so nicht möglich.")
 		}
-		d.By, d.At, d.Reasons, d.Automatic = clerk, now, reasons, false
+		d.By, d.At, d.Reasons, d.Grounds, d.Automatic = clerk, now, reasons, grounds, false
 		to := Rejected
 		d.Verdict = rules.Fail
 		if approve {
@@ -363,6 +408,11 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 		}
 		if err := transition(ctx, tx, row.ID, Review, to, clerk, reasons, now); err != nil {
 			return err
+		}
+		if cd.KeyID != "" {
+			if err := insertAccess(ctx, tx, now, cd.KeyID, row.ID, accessDecide); err != nil {
+				return err
+			}
 		}
 		if !approve {
 			return s.sendMail(ctx, tx, s.rejectedMail(emailOf(row), row, reasonsOf(&d)))
@@ -384,6 +434,29 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, approve boo
 		return Application{}, err
 	}
 	return s.load(ctx, row)
+}
+
+// groundsOf checks a rejection's grounds against the results that did not
+// pass and returns them without repeats, in the results' order.
+func groundsOf(d *Decision, picked []string) ([]string, error) {
+	var out []string
+	for _, g := range picked {
+		ok := false
+		for _, r := range d.Results {
+			if r.Rule == g && r.Verdict != rules.Pass {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, errs.Field("grounds", "„%s“ ist kein Prüfergebnis dieses Antrags, das nicht bestanden ist.", g)
+		}
+	}
+	for _, r := range d.Results {
+		if r.Verdict != rules.Pass && slices.Contains(picked, r.Rule) && !slices.Contains(out, r.Rule) {
+			out = append(out, r.Rule)
+		}
+	}
+	return out, nil
 }
 
 // Queue lists applications waiting for a clerk, oldest first.

@@ -166,6 +166,13 @@ func (c *keyCache) put(k APIKey, hash string, now time.Time) {
 	c.m[k.ID] = cachedKey{key: k, hash: hash, since: now}
 }
 
+// drop forgets key id (after its revocation).
+func (c *keyCache) drop(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
 // EnforcementAnswer is all that enforcement learns: valid or not, where,
 // until when. No name, no address.
 type EnforcementAnswer struct {
@@ -289,16 +296,10 @@ func contains(ss []string, s string) bool {
 // limiter is a token bucket per API key: Rate lookups per second, bursts
 // up to Burst. In memory per replica: N replicas allow N times the rate,
 // which bounds abuse without a shared store.
-//
-// It also holds the rest of the API's per-service state, made on first use
-// (see Service.enforcement): Service has no field of its own for it yet.
 type limiter struct {
 	Rate, Burst float64
 	mu          sync.Mutex
 	buckets     map[string]*bucket
-
-	start sync.Once
-	gate  *apiGate
 }
 
 // apiGate is the state of the machine API beyond the rate limit: verified
@@ -311,10 +312,10 @@ type apiGate struct {
 // enforcement returns the API's state, starting the audit writer on first
 // use; Close stops it.
 func (s *Service) enforcement() *apiGate {
-	s.limiter.start.Do(func() {
-		s.limiter.gate = &apiGate{audit: store.NewInsertGroup(s.db, insertLookups, lookupRow.values, store.GroupOptions{MaxBatch: auditBatch})}
+	s.gateOnce.Do(func() {
+		s.gate = &apiGate{audit: store.NewInsertGroup(s.db, insertLookups, lookupRow.values, store.GroupOptions{MaxBatch: auditBatch})}
 	})
-	return s.limiter.gate
+	return s.gate
 }
 
 type bucket struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,6 +156,47 @@ func TestRevokedKeyStopsWithinTheCacheTTL(t *testing.T) {
 			if _, err := svc.Authenticate(ctx, "Bearer "+other); !errs.Is(err, errs.Unauthenticated) {
 				t.Errorf("key revoked before first use = %v, want Unauthenticated", err)
 			}
+		}
+	}, sets...)
+}
+
+// RevokeAPIKey works on this replica at once, not only after the TTL, and
+// says what it did; ListAPIKeys shows it, without the secret.
+func TestRevokeAPIKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		svc, _ := newEnforcementService(t, db)
+		ctx := context.Background()
+		full, err := svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleCasework, "Team Nord")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, _ := strings.Cut(full, ".")
+		if _, err := svc.Authenticate(ctx, "Bearer "+full); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := svc.ListAPIKeys(ctx, demo.Berlin.ARS)
+		if err != nil || len(keys) != 1 || keys[0].ID != id || keys[0].Name != "Team Nord" || keys[0].Role != parking.RoleCasework || keys[0].Revoked != nil {
+			t.Fatalf("ListAPIKeys = %+v, %v", keys, err)
+		}
+		if other, err := svc.ListAPIKeys(ctx, "020000000000"); err != nil || len(other) != 0 {
+			t.Errorf("keys of another municipality = %+v, %v", other, err)
+		}
+		k, err := svc.RevokeAPIKey(ctx, id)
+		if err != nil || k.ID != id || k.Revoked == nil {
+			t.Fatalf("RevokeAPIKey = %+v, %v", k, err)
+		}
+		if _, err := svc.Authenticate(ctx, "Bearer "+full); !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("revoked key on the revoking replica = %v, want Unauthenticated at once", err)
+		}
+		if _, err := svc.RevokeAPIKey(ctx, id); !errs.Is(err, errs.Conflict) {
+			t.Errorf("second revocation = %v, want Conflict", err)
+		}
+		if _, err := svc.RevokeAPIKey(ctx, "key_000000000000"); !errs.Is(err, errs.NotFound) {
+			t.Errorf("unknown key = %v, want NotFound", err)
+		}
+		keys, err = svc.ListAPIKeys(ctx, "")
+		if err != nil || len(keys) != 1 || keys[0].Revoked == nil {
+			t.Errorf("ListAPIKeys after the revocation = %+v, %v", keys, err)
 		}
 	}, sets...)
 }

@@ -94,7 +94,10 @@ func (s *Service) rejectedMail(to string, row appRow, reasons []string) mail.Mes
 		"Die Entscheidung und ihren Verlauf finden Sie auf der Statusseite:\n"+s.statusURL(row.Reference))
 }
 
-func (s *Service) issuedMail(to string, row appRow, p Permit) mail.Message {
+// issuedMail announces a permit; followOn is the reference of an issued
+// renewal of the permit a change replaced (that permit keeps the old plate
+// and zone, and the citizen is asked to change it too).
+func (s *Service) issuedMail(to string, row appRow, p Permit, followOn string) mail.Message {
 	what := "die Gebühr ist bezahlt, Ihr Bewohnerparkausweis ist ausgestellt."
 	switch {
 	case row.Kind == KindChange || row.Kind == KindReissue:
@@ -107,7 +110,15 @@ func (s *Service) issuedMail(to string, row appRow, p Permit) mail.Message {
 		what+"\nAusweisnummer: "+p.Number+
 			"\nZone: "+strings.ReplaceAll(p.ZoneID, ",", ", ")+
 			"\nGültig: "+germanDay(p.ValidFrom)+" bis "+germanDay(p.ValidUntil),
-		"Den Ausweis (PDF mit QR-Code) laden Sie auf der Statusseite herunter:\n"+s.statusURL(row.Reference))
+		"Den Ausweis (PDF mit QR-Code) laden Sie auf der Statusseite herunter:\n"+s.statusURL(row.Reference)+followOnText(followOn))
+}
+
+func followOnText(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	return "\n\nIhr Ausweis war bereits verlängert (Aktenzeichen " + ref + "). Der Folgeausweis gilt weiter für das bisherige " +
+		"Kennzeichen und die bisherige Zone; bitte beantragen Sie auch für ihn die Änderung, über die Statusseite der Verlängerung."
 }
 
 func (s *Service) cancelledMail(a Application, p Permit, day time.Time, refund int64, rule string) mail.Message {

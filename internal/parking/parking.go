@@ -66,11 +66,13 @@ const (
 
 // transitions is the state machine: from → allowed targets.
 var transitions = map[Status][]Status{
-	Received:        {Checking, Withdrawn},
-	Checking:        {Approved, Review, Withdrawn},
-	Review:          {Approved, Rejected, Withdrawn},
-	Approved:        {AwaitingPayment, Issued, Withdrawn},
-	AwaitingPayment: {Issued, Approved, Withdrawn},
+	Received: {Checking, Withdrawn},
+	Checking: {Approved, Review, Withdrawn},
+	Review:   {Approved, Rejected, Withdrawn},
+	Approved: {AwaitingPayment, Issued, Withdrawn},
+	// AwaitingPayment → Review: the fee was paid, but the permit a change
+	// or reissue replaces expired meanwhile; a clerk settles the case.
+	AwaitingPayment: {Issued, Approved, Review, Withdrawn},
 }
 
 // CanTransition reports whether the state machine allows from → to.

@@ -447,10 +447,17 @@ func TestReviewAndClerkDecision(t *testing.T) {
 		if err != nil || len(queue) != 1 || queue[0].Reference != rec.Reference {
 			t.Fatalf("queue = %v, %v", queue, err)
 		}
-		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, false, "", "clerk:test"); !errs.Is(err, errs.Invalid) {
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Clerk: "clerk:test"}); !errs.Is(err, errs.Invalid) {
 			t.Errorf("rejection without reasons = %v, want Invalid", err)
 		}
-		if _, err := f.svc.Decide(f.ctx, "051110000000", rec.Reference, true, "", "clerk:other"); !errs.Is(err, errs.NotFound) {
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "x", Grounds: []string{"vehicle.length"}, Clerk: "clerk:test"}); !errs.Is(err, errs.Invalid) ||
+			!strings.Contains(errs.MessageOf(err)+fmt.Sprint(err), "vehicle.length") {
+			t.Errorf("rejection on a result the case does not have = %v, want Invalid naming it", err)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: true, Grounds: []string{"residence.blocked"}, Clerk: "clerk:test"}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("approval with grounds = %v, want Invalid", err)
+		}
+		if _, err := f.svc.Decide(f.ctx, "051110000000", rec.Reference, parking.ClerkDecision{Approve: true, Clerk: "clerk:other"}); !errs.Is(err, errs.NotFound) {
 			t.Errorf("decision by another municipality = %v, want NotFound", err)
 		}
 		// Two clerks decide at once: exactly one wins.
@@ -460,7 +467,7 @@ func TestReviewAndClerkDecision(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, results[i] = f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, i == 0, "Geprüft", fmt.Sprintf("clerk:%d", i))
+				_, results[i] = f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: i == 0, Reasons: "Geprüft", Clerk: fmt.Sprintf("clerk:%d", i)})
 			}()
 		}
 		wg.Wait()
@@ -648,7 +655,7 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
-		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, false, "Abgelehnt für "+blocked.Person.FamilyName, "clerk:t"); err != nil {
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Abgelehnt für " + blocked.Person.FamilyName, Clerk: "clerk:t"}); err != nil {
 			t.Fatal(err)
 		}
 		secrets := func(r registers.DemoResident) []string {

@@ -33,6 +33,16 @@ func (s *Service) StartPayment(ctx context.Context, reference, code string) (str
 	case app.Kassenzeichen == "" || app.FeeCents == nil:
 		return "", errs.E(errs.Unavailable, "Die Stadtkasse hat das Kassenzeichen noch nicht vergeben. Bitte versuchen Sie es in einigen Minuten erneut.")
 	}
+	if app.ReplacesPermit != "" {
+		old, err := permitByNumber(ctx, s.db.Read(), app.ReplacesPermit)
+		if err != nil {
+			return "", err
+		}
+		if old.ValidUntil.Before(s.today()) {
+			return "", errs.E(errs.Conflict, "Der Ausweis %s, den dieser Antrag ändern oder ersetzen sollte, ist am %s abgelaufen. "+
+				"Eine Zahlung ist nicht mehr möglich; bitte stellen Sie einen neuen Antrag.", old.Number, germanDay(old.ValidUntil))
+		}
+	}
 	now := s.now().UTC()
 	var b [12]byte
 	rand.Read(b[:])
@@ -144,14 +154,23 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 	if from == Approved {
 		note = "Ausweis " + p.Number + " ausgestellt (keine Gebühr)"
 	}
+	followOn := "" // an issued renewal of the replaced permit, which keeps plate and zone
 	if row.Kind == KindChange || row.Kind == KindReissue {
 		old, err := permitByNumber(ctx, tx, row.ReplacesPermit.String)
 		if err != nil {
 			return err
 		}
 		if old.Status != "active" || old.ValidUntil.Before(today) {
-			// Cancellation waits for open changes, so only expiry gets here.
-			return fmt.Errorf("issue %s: the permit %s it replaces is no longer active", row.Reference, old.Number)
+			// Cancellation waits for open changes, so only expiry gets here:
+			// StartPayment refuses a change of an expired permit, so the
+			// payment began before midnight and was booked after it.
+			if from != AwaitingPayment {
+				return errs.E(errs.Conflict, "Der Ausweis %s, den dieser Antrag ersetzt, ist am %s abgelaufen.", old.Number, germanDay(old.ValidUntil))
+			}
+			s.logger.Warn("paid change of an expired permit sent to review", "reference", row.Reference)
+			return transition(ctx, tx, row.ID, AwaitingPayment, Review, "system",
+				fmt.Sprintf("Gebühr bezahlt, aber der zu ersetzende Ausweis %s ist am %s abgelaufen: kein Ausweis ausgestellt. "+
+					"Bitte lehnen Sie den Antrag ab und veranlassen Sie die Erstattung der Gebühr.", old.Number, germanDay(old.ValidUntil)), now)
 		}
 		p.ValidFrom, p.ValidUntil = today, old.ValidUntil
 		if old.ValidFrom.After(today) { // a renewal's permit that has not begun
@@ -166,6 +185,15 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 			return fmt.Errorf("issue %s: the permit %s was ended meanwhile", row.Reference, old.Number)
 		}
 		note += "; ersetzt den Ausweis " + old.Number
+		if row.Kind == KindChange {
+			ren, err := openRenewal(ctx, tx, old.Number)
+			if err != nil && !errs.Is(err, errs.NotFound) {
+				return err
+			}
+			if ren.Status == Issued {
+				followOn = ren.Reference
+			}
+		}
 	} else {
 		p.ValidFrom = today
 		if end, err := latestPermitEnd(ctx, tx, row.Municipality, row.Plate); err != nil {
@@ -191,7 +219,7 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, row appRow, now time.Ti
 	if err := transition(ctx, tx, row.ID, from, Issued, "system", note, now); err != nil {
 		return err
 	}
-	return s.sendMail(ctx, tx, s.issuedMail(emailOf(row), row, p))
+	return s.sendMail(ctx, tx, s.issuedMail(emailOf(row), row, p, followOn))
 }
 
 // PaymentTimeoutArgs releases an application whose payment stayed pending.

@@ -53,12 +53,16 @@ const (
 // recordAccess records that a casework key read the queue (applicationID
 // "") or read or decided a case.
 func (s *Service) recordAccess(ctx context.Context, keyID, applicationID, action string) error {
-	app := sql.NullString{String: applicationID, Valid: applicationID != ""}
-	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
-			s.now().UTC(), keyID, app, action)
-		return err
+	return s.db.Transact(ctx, func(tx *sql.Tx) error {
+		return insertAccess(ctx, tx, s.now().UTC(), keyID, applicationID, action)
 	})
+}
+
+// insertAccess writes one casework_access row in tx.
+func insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, keyID, applicationID, action string) error {
+	app := sql.NullString{String: applicationID, Valid: applicationID != ""}
+	_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
+		at, keyID, app, action)
 	if err != nil {
 		return fmt.Errorf("record casework access %s: %w", action, err)
 	}
@@ -463,8 +467,8 @@ const (
 	decideReject  = "ablehnen"
 )
 
-// maxReasonText bounds the clerk's text; with the ticked results it stays
-// under the service's limit of 5000 characters.
+// maxReasonText bounds the clerk's text (runes; the service's own limit
+// of 5000 bytes answers what passes this one).
 const maxReasonText = 4000
 
 // clerkDecide decides a case; clerk has refused requests from other sites.
@@ -488,14 +492,14 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 	approve := choice == decideApprove
 	d := h.caseData(key, a)
 	reasons := ""
+	var grounds []string
 	if !approve {
 		d.Text = r.PostFormValue("begruendung")
 		picked := r.PostForm["gruende"]
-		var labels []string
 		for i := range d.Choices {
 			c := &d.Choices[i]
 			if c.Checked = slices.Contains(picked, c.Rule); c.Checked {
-				labels = append(labels, c.Label)
+				grounds = append(grounds, c.Rule)
 			}
 		}
 		text := strings.TrimSpace(d.Text)
@@ -509,17 +513,11 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 			return h.renderCase(w, r, key, http.StatusUnprocessableEntity, d)
 		}
 		reasons = text
-		if len(labels) > 0 {
-			reasons += "\n\nMaßgebliche Prüfergebnisse: " + strings.Join(labels, "; ") + "."
-		}
 	}
-	decided, err := h.svc.Decide(ctx, key.Municipality, ref, approve, reasons, "clerk:"+key.ID)
+	decided, err := h.svc.Decide(ctx, key.Municipality, ref, ClerkDecision{
+		Approve: approve, Reasons: reasons, Grounds: grounds, Clerk: "clerk:" + key.ID, KeyID: key.ID})
 	switch {
 	case err == nil:
-		if err := h.svc.recordAccess(ctx, key.ID, decided.ID, accessDecide); err != nil {
-			// The decision stands (its event names the key); the log lacks a line.
-			h.svc.logger.Error("audit: casework decision not recorded", "key_id", key.ID, "reference", ref, "err", err)
-		}
 		h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", ref, "status", string(decided.Status))
 	case errs.Is(err, errs.Conflict):
 		fresh, lerr := h.svc.caseOf(ctx, key, ref)

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/parking"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
@@ -358,9 +360,9 @@ func TestClerkPages(t *testing.T) {
 				t.Fatalf("reject: %d → %q\n%s", res.code, res.hdr.Get("Location"), res.page)
 			}
 			got, _ := f.svc.Get(f.ctx, recB.Reference, recB.AccessCode)
-			if got.Status != parking.Rejected || got.Outcome == nil || !strings.Contains(got.Outcome.Reasons, "Das Fahrzeug erfüllt die Voraussetzungen nicht.") ||
-				!strings.Contains(got.Outcome.Reasons, "Maßgebliche Prüfergebnisse: ") || strings.Contains(got.Outcome.Reasons, "erfunden") {
-				t.Fatalf("after rejection: %s, reasons %q", got.Status, got.Outcome.Reasons)
+			if got.Status != parking.Rejected || got.Outcome == nil || got.Outcome.Reasons != "Das Fahrzeug erfüllt die Voraussetzungen nicht." ||
+				!slices.Equal(got.Outcome.Grounds, failedB[:1]) {
+				t.Fatalf("after rejection: %s, reasons %q, grounds %q (want %q)", got.Status, got.Outcome.Reasons, got.Outcome.Grounds, failedB[:1])
 			}
 			if by := got.Events[len(got.Events)-1].By; by != "clerk:"+keyID(key) {
 				t.Errorf("rejection recorded as by %q, want the clerk's key", by)
@@ -368,6 +370,15 @@ func TestClerkPages(t *testing.T) {
 			ms := f.mails(t, recB.Reference)
 			if len(ms) != 2 || !strings.Contains(ms[1].Subject, "abgelehnt") || !strings.Contains(ms[1].Body, "Das Fahrzeug erfüllt die Voraussetzungen nicht.") {
 				t.Errorf("mails after the rejection: %v, want the receipt and the rejection with the clerk's reasons", ms)
+			}
+			// The Bescheid gives the ticked result with its source, not the others.
+			for _, r := range got.Outcome.Results {
+				if r.Verdict == rules.Pass {
+					continue
+				}
+				if want := r.Rule == failedB[0]; len(ms) == 2 && strings.Contains(ms[1].Body, r.Reason+" ("+r.Source+")") != want {
+					t.Errorf("rejection mail gives %s: %v, want %v\n%s", r.Rule, !want, want, ms[1].Body)
+				}
 			}
 			if n := countOf(accessLog(t, db), "decide "+keyID(key)+" "+b.ID); n != 1 {
 				t.Errorf("%d decide lines for the rejection, want 1", n)

@@ -69,6 +69,8 @@ type Service struct {
 
 	submitOnce  sync.Once
 	submitGroup *store.Group[*submission]
+	gateOnce    sync.Once
+	gate        *apiGate // verified API keys and the enforcement audit writer (Service.enforcement)
 }
 
 // Options wires a Service.
@@ -352,7 +354,7 @@ func (s *Service) writeSubmission(ctx context.Context, tx *sql.Tx, it *submissio
 		}
 	}
 	if it.ren != nil {
-		if err := it.ren.refuseOpen(ctx, tx); err != nil {
+		if err := it.ren.refuseOpen(ctx, tx, s.db.Engine); err != nil {
 			return err
 		}
 	}

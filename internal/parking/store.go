@@ -184,13 +184,14 @@ func queue(ctx context.Context, q querier, ars string, status Status, limit int)
 	return out, rows.Err()
 }
 
-// countActivePermits counts a person's active permits in force on day,
-// without except (the permit a renewal renews; "" for none).
-func countActivePermits(ctx context.Context, q querier, ars, personHash string, day time.Time, except string) (int, error) {
+// countActivePermits counts a person's active permits in force on any day
+// from from to until, without except (the permit a renewal renews or a
+// change replaces; "" for none).
+func countActivePermits(ctx context.Context, q querier, ars, personHash string, from, until time.Time, except string) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT count(*) FROM parking_permits p JOIN parking_applications a ON a.id = p.application_id
-		WHERE p.municipality = $1 AND a.person_hash = $2 AND p.status = 'active' AND p.valid_until >= $3 AND p.number <> $4`,
-		ars, personHash, day.Format(dateLayout), except).Scan(&n)
+		WHERE p.municipality = $1 AND a.person_hash = $2 AND p.status = 'active' AND p.valid_until >= $3 AND p.valid_from <= $4 AND p.number <> $5`,
+		ars, personHash, from.Format(dateLayout), until.Format(dateLayout), except).Scan(&n)
 	return n, err
 }
 
