@@ -18,8 +18,9 @@
 # Servers listen on 127.0.0.1:18190 (SQLite) and :18191 (PostgreSQL); the
 # load tool stops by itself; everything started here is stopped on exit.
 # Without PostgreSQL server binaries the PostgreSQL halves are skipped.
-# Usage: scripts/bench-parking.sh [enforce] [duration per HTTP run, default 15s]
-#   enforce: only the enforcement figures (4.), on both engines.
+# Usage: scripts/bench-parking.sh [enforce|submit] [duration per HTTP run, default 15s]
+#   enforce: only the enforcement figures (4.), on both engines;
+#   submit: only the submissions over HTTP (1.), on both engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,8 @@ if [[ -z "${BENCH_PARKING_INNER:-}" ]]; then
 fi
 
 only=""
-if [[ "${1:-}" == enforce ]]; then
-  only=enforce
+if [[ "${1:-}" == enforce || "${1:-}" == submit ]]; then
+  only=$1
   shift
 fi
 dur=${1:-15s}
@@ -117,6 +118,7 @@ add_bench_keys() {
 # against a running demo.
 http_figures() {
   local name=$1 url=$2 data=$3 run=$4 created=$5
+  [[ $only == submit ]] && { submission_figures "$name" "$url" "$run"; return 0; }
   echo
   echo "### Enforcement lookups ($name), the demo's one API key (limited to 1,000/s per key)"
   loadrun "$work/$name-enforce1" -url "$url" -kind enforce -key-file "$data/demo-api-keys.txt" -c 32 -d 5s -warmup 1s
@@ -135,6 +137,13 @@ http_figures() {
   note "$name: enforcement, 16 keys: $(ack "$work/$name-enforce16")"
   note "$name: enforcement, 16 keys, -direct: $(ack "$work/$name-enforce16d")"
   [[ -z $only ]] || return 0
+  submission_figures "$name" "$url" "$run"
+}
+
+# submission_figures NAME URL SQL-RUNNER: submissions at 16 and 64 clients
+# (on PostgreSQL also after ANALYZE), with their summary lines.
+submission_figures() {
+  local name=$1 url=$2 run=$3
   submissions "$name" "$url" "$run" ""
   if [[ $name == postgres ]]; then
     # On the fresh database the idempotency lookup's cached generic plan
@@ -222,6 +231,12 @@ else
   echo "## PostgreSQL: skipped (no server binaries)"
 fi
 
+if [[ $only == submit ]]; then
+  echo
+  echo "## Summary ($(( $(date +%s) - t_start )) s)"
+  cat "$summary"
+  exit 0
+fi
 if [[ -n $only ]]; then
   echo
   echo "## Go benchmarks: enforcement without HTTP, group commit"

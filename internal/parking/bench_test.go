@@ -277,24 +277,31 @@ func BenchmarkSubmit(b *testing.B) {
 			// framework calls each with growing b.N): a repeated key would be
 			// an idempotent replay, not a submission.
 			var n atomic.Int64
-			for _, clients := range []int{16, 64} {
-				b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-					procs := runtime.GOMAXPROCS(0)
-					b.SetParallelism((clients + procs - 1) / procs)
-					b.RunParallel(func(pb *testing.PB) {
-						ctx := context.Background()
-						for pb.Next() {
-							i := n.Add(1)
-							key := fmt.Sprintf("bench-submit-%d", i)
-							rec, err := f.svc.Submit(ctx, demo.Berlin.ARS, f.forms[i%int64(len(f.forms))], key)
-							if err != nil || !rec.Created {
-								b.Errorf("Submit = %+v, %v; want a new application", rec, err)
-								return
-							}
+			run := func(b *testing.B, clients int) {
+				procs := runtime.GOMAXPROCS(0)
+				b.SetParallelism((clients + procs - 1) / procs)
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					for pb.Next() {
+						i := n.Add(1)
+						key := fmt.Sprintf("bench-submit-%d", i)
+						rec, err := f.svc.Submit(ctx, demo.Berlin.ARS, f.forms[i%int64(len(f.forms))], key)
+						if err != nil || !rec.Created {
+							b.Errorf("Submit = %+v, %v; want a new application", rec, err)
+							return
 						}
-					})
-					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "submits/s")
+					}
 				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "submits/s")
+			}
+			for _, clients := range []int{16, 64} {
+				b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { run(b, clients) })
+			}
+			// The other way of committing, for comparison: NewService groups
+			// submissions on SQLite only.
+			f.svc.GroupSubmissions = !f.svc.GroupSubmissions
+			for _, clients := range []int{16, 64} {
+				b.Run(fmt.Sprintf("group=%v/clients=%d", f.svc.GroupSubmissions, clients), func(b *testing.B) { run(b, clients) })
 			}
 		})
 	}

@@ -94,7 +94,7 @@ func (s *Service) purpose(row appRow) registers.Purpose {
 func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 	now := s.now().UTC()
 	if row.Status == Received {
-		err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+		err := s.backgroundTransact(ctx, func(tx *sql.Tx) error {
 			return transition(ctx, tx, row.ID, Received, Checking, "system", "Registerabfragen begonnen", now)
 		})
 		if err != nil && !errs.Is(err, errs.Conflict) {
@@ -210,7 +210,7 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 // on: to review, or approved — and issued at once when nothing is to pay.
 func (s *Service) finishCheck(ctx context.Context, row appRow, sf storedForm, d Decision, to Status, now time.Time) error {
 	free := to == Approved && d.FeeCents != nil && *d.FeeCents == 0
-	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
+	err := s.backgroundTransact(ctx, func(tx *sql.Tx) error {
 		if err := setDecision(ctx, tx, row.ID, mustJSON(d), d.FeeCents, now); err != nil {
 			return err
 		}
@@ -323,7 +323,7 @@ func (s *Service) postReceivable(ctx context.Context, row appRow) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Transact(ctx, func(tx *sql.Tx) error {
+	return s.backgroundTransact(ctx, func(tx *sql.Tx) error {
 		return setKassenzeichen(ctx, tx, row.ID, rec.Kassenzeichen, s.now().UTC())
 	})
 }

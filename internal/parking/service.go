@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -63,12 +64,20 @@ type Service struct {
 	PublicOutbox bool
 	// PaymentTimeout releases an application whose payment never completes.
 	PaymentTimeout time.Duration
+	// GroupSubmissions commits concurrent submissions together through one
+	// writer (store.Group). NewService sets it for SQLite, which has one
+	// writer anyway and pays a log sync per commit; on PostgreSQL
+	// concurrent transactions on their own connections are faster (its
+	// WAL flush already serves several commits; BENCHMARKS.md).
+	GroupSubmissions bool
 
 	hmacKey []byte   // installation secret for access codes and person hashes
 	limiter *limiter // enforcement lookups per API key
 
 	submitOnce  sync.Once
 	submitGroup *store.Group[*submission]
+	lastSubmit  atomic.Int64  // unix nanoseconds of the latest submission (backgroundTransact)
+	background  chan struct{} // the one background write slot while submissions come in
 	gateOnce    sync.Once
 	gate        *apiGate // verified API keys and the enforcement audit writer (Service.enforcement)
 }
@@ -109,8 +118,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
 		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PublicOutbox:   o.PublicOutbox,
-		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{},
-		limiter: &limiter{Rate: 1000, Burst: 2000}}, nil
+		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{}, GroupSubmissions: o.DB.Engine == store.SQLite,
+		background: make(chan struct{}, 1),
+		limiter:    &limiter{Rate: 1000, Burst: 2000}}, nil
 }
 
 // SetJobs sets the job client (the client runs this service's workers).
@@ -251,7 +261,12 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 		}
 	}
 	it := &submission{row: row, ren: ren, note: note, mail: s.receiptMail(ars, v.Email, row.Reference, ren)}
-	err = s.submissions().Add(ctx, it)
+	s.lastSubmit.Store(time.Now().UnixNano()) // machine time: the rush is about load, not legal dates
+	if s.GroupSubmissions {
+		err = s.submissions().Add(ctx, it)
+	} else {
+		err = s.db.Transact(ctx, func(tx *sql.Tx) error { return s.writeSubmissions(ctx, tx, []*submission{it}) })
+	}
 	if err == nil {
 		err = it.err
 	}
@@ -274,6 +289,31 @@ func (s *Service) submit(ctx context.Context, ars string, f Form, idempotencyKey
 }
 
 var errReplay = errors.New("idempotent replay")
+
+// rushWindow: for this long after a submission, background writes yield
+// to submissions (backgroundTransact).
+const rushWindow = 200 * time.Millisecond
+
+// backgroundTransact runs a write of the job pipeline (checks, decisions,
+// the Kassenzeichen). On SQLite every write waits for the one write
+// connection, and the pipeline's many small transactions would take most
+// of its turns from the submissions; so while submissions come in (within
+// rushWindow of the latest), only one background transaction at a time
+// waits for the connection beside them. Applications are acknowledged
+// first and checked as the rush allows; the checks catch up after it
+// (BENCHMARKS.md). On PostgreSQL, with a pool of connections, writes do
+// not queue on one connection and nothing waits here.
+func (s *Service) backgroundTransact(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.GroupSubmissions && time.Duration(time.Now().UnixNano()-s.lastSubmit.Load()) < rushWindow {
+		select {
+		case s.background <- struct{}{}:
+			defer func() { <-s.background }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.db.Transact(ctx, fn)
+}
 
 // submission is one application on its way into the database.
 type submission struct {

@@ -132,17 +132,51 @@ func newStmtCacheConn(conn sqliteConn, max int) *stmtCacheConn {
 
 // cacheable reports whether query is worth caching and certainly one
 // statement. The driver runs SQL text of several statements (migrations)
-// one after the other, preparing each anew: such text is not cached, and
-// text without a ';' — or with a single one at the very end, which leaves
-// SQLite no text after the statement — is one statement at most. A ';'
-// in a string literal or a comment makes a single statement look like a
-// script; it is then merely not cached.
+// one after the other, preparing each anew: such text is not cached. Text
+// is one statement when no ';' stands outside comments, string literals
+// and quoted identifiers, except a single one at the very end, which
+// leaves SQLite no text after the statement. (River's SQL carries
+// semicolons in its comments.) Text the scan cannot follow — an
+// unterminated literal or comment — is merely not cached.
 func cacheable(query string) bool {
 	if len(query) > stmtCacheMaxLen {
 		return false
 	}
-	i := strings.IndexByte(query, ';')
-	return i < 0 || i == len(query)-1
+	for i := 0; i < len(query); i++ {
+		var end string // what closes the literal or comment that starts here
+		switch query[i] {
+		case '\'':
+			end = "'" // '' inside a literal: two literals in a row, same result
+		case '"':
+			end = `"`
+		case '`':
+			end = "`"
+		case '[':
+			end = "]"
+		case '-':
+			if strings.HasPrefix(query[i:], "--") {
+				end = "\n"
+			}
+		case '/':
+			if strings.HasPrefix(query[i:], "/*") {
+				end = "*/"
+				i++ // "/*/" does not close the comment
+			}
+		case ';':
+			return i == len(query)-1
+		}
+		if end == "" {
+			continue
+		}
+		j := strings.Index(query[i+1:], end)
+		if j < 0 {
+			// A line comment may end the text; anything else unterminated
+			// is left to SQLite.
+			return end == "\n"
+		}
+		i += j + len(end)
+	}
+	return true
 }
 
 // take returns the cached statement of query, marked in use, preparing and

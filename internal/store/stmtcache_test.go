@@ -401,7 +401,18 @@ func TestCacheable(t *testing.T) {
 		{"SELECT 1;\n", false},      // SQLite leaves "\n" behind the statement
 		{"SELECT 1; SELECT 2", false},
 		{"SELECT 1; -- done", false},
-		{"SELECT ';'", false}, // one statement, but it looks like two
+		{"SELECT ';'", true},
+		{"SELECT 'it''s; fine'", true},
+		{`SELECT ";" FROM t`, true},
+		{"SELECT [a;b] FROM t", true},
+		{"SELECT 1 -- one; two\n + 1", true},
+		{"SELECT /* one; two */ 1", true},
+		{"SELECT /*/ one; two */ 1", true},
+		{"SELECT 1 /* one; two", false},
+		{"SELECT 'open; literal", false},
+		{"SELECT 1 -- trailing; comment", true},
+		{"SELECT ';'; SELECT 2", false},
+		{"-- a; comment\nSELECT 1; SELECT 2", false},
 		{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM u; END", false},
 		{"SELECT '" + strings.Repeat("x", stmtCacheMaxLen) + "'", false},
 	} {
