@@ -12,6 +12,7 @@
 //	rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
 //	rathaus apikey list [--municipality ARS]
 //	rathaus apikey revoke ID
+//	rathaus audit verify [--key PUBKEY.pem]
 //	rathaus version
 package main
 
@@ -50,6 +51,7 @@ Aufruf:
   rathaus apikey create --role enforcement|casework --municipality ARS --name NAME
   rathaus apikey list   [--municipality ARS]                       API-Schlüssel anzeigen (ohne Geheimnis)
   rathaus apikey revoke ID                                         API-Schlüssel widerrufen
+  rathaus audit verify [--key ÖFFENTLICH.pem]                      Audit-Protokoll prüfen (Kette und Signaturen)
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -80,6 +82,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("erwartet: rathaus addresses import --tenant ARS DATEI.csv")
 		}
 		return runAddressesImport(ctx, rest[1:], getenv, stdout, stderr)
+	case "audit":
+		if len(rest) > 0 && rest[0] == "verify" {
+			return runAuditVerify(ctx, rest[1:], getenv, stdout, stderr)
+		}
+		return errors.New("erwartet: " + auditUsage)
 	case "permit":
 		switch {
 		case len(rest) > 0 && rest[0] == "verify":

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"opencode.de/rathaus/rathaus/internal/audit"
 	"strings"
 	"time"
 
@@ -135,6 +136,25 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 	}
 	registrars := []func(*river.Workers){svc.Register, outbox.Register}
 	periodic := outbox.PeriodicJobs()
+	signer, err := auditSigner(m, &cfg, db, logger, stdout)
+	if err != nil {
+		return err
+	}
+	if signer != nil {
+		registrars = append(registrars, signer.Register)
+		periodic = append(periodic, signer.PeriodicJobs()...)
+		// At shutdown, after HTTP and jobs have stopped (their defers come
+		// later): sign what was appended since the last checkpoint.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if seq, err := audit.Checkpoint(ctx, db, signer.Key); err != nil {
+				logger.Warn("audit checkpoint at shutdown", "err", err)
+			} else if seq > 0 {
+				logger.Info("audit checkpoint signed", "seq", seq)
+			}
+		}()
+	}
 	if park != nil {
 		registrars = append(registrars, park.svc.Register)
 		periodic = append(periodic, park.svc.PeriodicJobs()...)

@@ -56,6 +56,7 @@ type Config struct {
 	ParkingAuthority    string // issuing authority printed on permits
 	PaymentProvider     string // PaymentProviderTest
 	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
+	AuditSigningKey     string // PEM of the ECDSA P-256 key the audit log's checkpoints are signed with (secret)
 }
 
 // The values of RATHAUS_PARKING_REGISTERS and RATHAUS_PAYMENT_PROVIDER.
@@ -226,6 +227,8 @@ func (c *Config) options() []*option {
 	add(o("payment-provider", "RATHAUS_PAYMENT_PROVIDER", `payment provider of Bewohnerparken: "test" (test payment pages under /testzahlung, no money moves; not for production)`, public, s, g))
 	s, g = str(&c.PaymentSecret)
 	add(o("payment-secret", "RATHAUS_PAYMENT_SECRET", "secret (at least 32 bytes) that signs the payment provider's callbacks; prefer RATHAUS_PAYMENT_SECRET_FILE", secretValue, s, g))
+	s, g = str(&c.AuditSigningKey)
+	add(o("audit-signing-key", "RATHAUS_AUDIT_SIGNING_KEY", "PEM of the ECDSA P-256 private key that signs the audit log's checkpoints (rathaus permit keygen makes one; keep it apart from the permit key); without it the log is protected by its hash chain only; prefer RATHAUS_AUDIT_SIGNING_KEY_FILE", secretValue, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
 	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", public, s, g))
 	return opts
@@ -293,6 +296,11 @@ func (c *Config) Validate(mode Mode) error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
 		!strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		p = append(p, fmt.Sprintf("RATHAUS_DATABASE_URL %q: erwartet sqlite:PFAD oder postgres://…", store.Redact(c.DatabaseURL)))
+	}
+	if c.AuditSigningKey != "" {
+		if _, err := documents.ParsePrivateKeyPEM([]byte(c.AuditSigningKey)); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_AUDIT_SIGNING_KEY: kein privater ECDSA-Schlüssel auf P-256 im PEM-Format (%v)", err))
+		}
 	}
 	if mode != Tool {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil {

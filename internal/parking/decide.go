@@ -340,9 +340,12 @@ type ClerkDecision struct {
 	Grounds []string
 	// Clerk is the actor recorded on the transition ("clerk:<key id>").
 	Clerk string
-	// KeyID, when set, is recorded in casework_access with the decision,
-	// in its transaction: no decision without its access record.
-	KeyID string
+	// Key, when set, is the casework key that decides: the decision is
+	// recorded in casework_access and the audit log in its transaction, so
+	// there is no decision without its record.
+	Key *APIKey
+	// Origin is where the decision came from (the client's address).
+	Origin string
 }
 
 // Decide records a clerk's decision on an application in review: exactly
@@ -409,8 +412,8 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, cd ClerkDec
 		if err := transition(ctx, tx, row.ID, Review, to, clerk, reasons, now); err != nil {
 			return err
 		}
-		if cd.KeyID != "" {
-			if err := insertAccess(ctx, tx, now, cd.KeyID, row.ID, accessDecide); err != nil {
+		if cd.Key != nil {
+			if err := s.insertAccess(ctx, tx, now, *cd.Key, row.ID, accessDecide, cd.Origin); err != nil {
 				return err
 			}
 		}

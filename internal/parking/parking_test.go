@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"crypto/ecdsa"
+	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -575,7 +576,7 @@ func TestOverlappingPermitsRefusedByDatabase(t *testing.T) {
 }
 
 // sets is the schema the parking feature needs, in dependency order.
-var sets = []store.MigrationSet{tenant.Migrations, mail.Migrations, geo.Migrations, parking.Migrations}
+var sets = []store.MigrationSet{tenant.Migrations, audit.Migrations, mail.Migrations, geo.Migrations, parking.Migrations}
 
 // issue takes an eligible resident's application through checks and payment.
 func (f *fixture) issue(t *testing.T, r registers.DemoResident, prov *recordingProvider) parking.Receipt {

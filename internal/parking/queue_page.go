@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/web"
@@ -51,22 +53,31 @@ const (
 )
 
 // recordAccess records that a casework key read the queue (applicationID
-// "") or read or decided a case.
-func (s *Service) recordAccess(ctx context.Context, keyID, applicationID, action string) error {
+// "") or read or decided a case, in casework_access and in the audit log.
+func (s *Service) recordAccess(ctx context.Context, key APIKey, applicationID, action, origin string) error {
 	return s.db.Transact(ctx, func(tx *sql.Tx) error {
-		return insertAccess(ctx, tx, s.now().UTC(), keyID, applicationID, action)
+		return s.insertAccess(ctx, tx, s.now().UTC(), key, applicationID, action, origin)
 	})
 }
 
-// insertAccess writes one casework_access row in tx.
-func insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, keyID, applicationID, action string) error {
+// insertAccess writes one casework_access row and its audit entry in tx.
+// The access row is the municipality's working list (deleted with its
+// retention period); the audit entry is the tamper-evident record
+// (internal/audit), a reference without personal data.
+func (s *Service) insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, key APIKey, applicationID, action, origin string) error {
 	app := sql.NullString{String: applicationID, Valid: applicationID != ""}
 	_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
-		at, keyID, app, action)
+		at, key.ID, app, action)
 	if err != nil {
 		return fmt.Errorf("record casework access %s: %w", action, err)
 	}
-	return nil
+	object := "parking_queue:" + key.Municipality
+	if applicationID != "" {
+		object = "parking_application:" + applicationID
+	}
+	_, err = audit.Append(ctx, tx, s.db.Engine, audit.Entry{At: at, Actor: "clerk:" + key.ID, Action: "parking." + action,
+		Object: object, Municipality: key.Municipality, Origin: origin, Reason: "Sachbearbeitung Bewohnerparken"})
+	return err
 }
 
 // caseOf returns an application of the key's municipality. A case of
@@ -320,7 +331,7 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, key APIKey)
 			d.Flash = &flashView{Reference: row.Reference, Status: row.Status.Label()}
 		}
 	}
-	if err := h.svc.recordAccess(ctx, key.ID, "", accessViewQueue); err != nil {
+	if err := h.svc.recordAccess(ctx, key, "", accessViewQueue, clientAddr(r)); err != nil {
 		return err
 	}
 	return h.pages.Render(w, r, http.StatusOK, "queue.html", d)
@@ -453,7 +464,7 @@ func (h *Handler) clerkCase(w http.ResponseWriter, r *http.Request, key APIKey) 
 // renderCase shows the case and records that the key saw it: no case is
 // shown without its record.
 func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, key APIKey, status int, d caseData) error {
-	if err := h.svc.recordAccess(r.Context(), key.ID, d.App.ID, accessViewCase); err != nil {
+	if err := h.svc.recordAccess(r.Context(), key, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err
 	}
 	return h.pages.Render(w, r, status, "case.html", d)
@@ -515,7 +526,7 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 		reasons = text
 	}
 	decided, err := h.svc.Decide(ctx, key.Municipality, ref, ClerkDecision{
-		Approve: approve, Reasons: reasons, Grounds: grounds, Clerk: "clerk:" + key.ID, KeyID: key.ID})
+		Approve: approve, Reasons: reasons, Grounds: grounds, Clerk: "clerk:" + key.ID, Key: &key, Origin: clientAddr(r)})
 	switch {
 	case err == nil:
 		h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", ref, "status", string(decided.Status))
@@ -562,4 +573,16 @@ func sameDecision(a Application, key APIKey, approve bool) bool {
 		}
 	}
 	return false
+}
+
+// clientAddr is where a staff request came from, for the audit log: the
+// host of the connection's remote address (the staff member's workstation
+// or the proxy in front of Rathaus). Staff accountability needs it; for
+// citizens nothing of the kind is recorded.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
 }

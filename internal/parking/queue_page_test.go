@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
@@ -436,11 +437,31 @@ func TestClerkPages(t *testing.T) {
 			}
 		})
 
-		// The log names keys and cases, never people.
+		// The audit log holds every access too, as an intact chain.
+		rep, err := audit.Verify(f.ctx, db.Read(), nil)
+		if err != nil || rep.Broken != nil || rep.Entries != int64(len(accessLog(t, db))) {
+			t.Errorf("audit log: %s (%v); want an intact chain with one entry per access row (%d)", rep, err, len(accessLog(t, db)))
+		}
+		entries, err := audit.Entries(f.ctx, db.Read(), 1, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decisions := 0
+		for _, e := range entries {
+			if e.Action == "parking.decide" && e.Actor == "clerk:"+keyID(key) && e.Object == "parking_application:"+b.ID && e.Municipality == demo.Berlin.ARS && e.Origin == "127.0.0.1" {
+				decisions++
+			}
+		}
+		if decisions != 1 {
+			t.Errorf("%d audit entries of the rejection of B by the key, want 1: %+v", decisions, entries)
+		}
+
+		// The logs name keys and cases, never people.
 		var text strings.Builder
 		for _, l := range accessLog(t, db) {
 			text.WriteString(l + "\n")
 		}
+		text.WriteString(tableText(t, db, "audit_log"))
 		for _, s := range []string{blocked.Person.FamilyName, failing.Person.FamilyName, blocked.Vehicles[0].Plate.String(), recA.Reference} {
 			if strings.Contains(text.String(), s) {
 				t.Errorf("the access log contains %q", s)

@@ -7,6 +7,7 @@
 package schema
 
 import (
+	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
@@ -19,6 +20,7 @@ import (
 func Sets() []store.MigrationSet {
 	return []store.MigrationSet{
 		tenant.Migrations,
+		audit.Migrations,
 		mail.Migrations,
 		geo.Migrations,
 		parking.Migrations,
