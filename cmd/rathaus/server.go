@@ -20,6 +20,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/config"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/identity"
 	"opencode.de/rathaus/rathaus/internal/jobs"
 	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
@@ -195,7 +196,8 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 	if err := svc.Warm(ctx); err != nil {
 		return err
 	}
-	handler, err := newHandler(&cfg, db, svc, park, logger, m)
+	staffSignIn := newSignIn(m, &cfg, db, logger, base)
+	handler, err := newHandler(&cfg, db, svc, park, staffSignIn, logger, m)
 	if err != nil {
 		return err
 	}
@@ -226,8 +228,8 @@ Bewohnerparkausweis (Demo):
   %s/bewohnerparken         Antrag stellen
   %s/demo                   Demo-Einwohnerinnen und -Einwohner zum Ausprobieren
   %s/demo/post              Postausgang: die E-Mails der Demo
-%s%sBeenden mit Strg+C.
-`, cfg.DataDir, base, base, base, base, base, base, base, base, park.clerkText(base), park.keysText())
+%s%s%sBeenden mit Strg+C.
+`, cfg.DataDir, base, base, base, base, base, base, base, base, park.clerkText(base), park.keysText(), staffSignIn.text(base))
 	}
 	if onStart != nil {
 		onStart(base)
@@ -284,7 +286,7 @@ func displayAddr(addr string) string {
 
 // newHandler builds the whole HTTP surface: all routes, then the middleware
 // chain, composed once.
-func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkingFeature, logger *slog.Logger, m mode) (http.Handler, error) {
+func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkingFeature, staffSignIn *signIn, logger *slog.Logger, m mode) (http.Handler, error) {
 	assets, err := web.NewAssets()
 	if err != nil {
 		return nil, err
@@ -345,6 +347,9 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 			sf.post.Pages().SiteName = pages.SiteName
 		}
 	}
+	if sf.staff, sf.devIDP, err = staffSignIn.handlers(assets, pages.SiteName); err != nil {
+		return nil, err
+	}
 	mux := web.NewRouter(onError)
 	routes(mux, db, assets, metrics, sf)
 
@@ -366,9 +371,11 @@ type surfaces struct {
 	geo         *geo.Handler
 	site        *site.Handler
 	parking     *parking.Handler
-	demoRegs    *registers.Demo // demo only: /demo and /api/v1/demo/residents
-	testPayment http.Handler    // the test payment provider's pages, when it is the provider
-	post        *mail.Handler   // demo only: /demo/post, the outbox
+	demoRegs    *registers.Demo       // demo only: /demo and /api/v1/demo/residents
+	testPayment http.Handler          // the test payment provider's pages, when it is the provider
+	post        *mail.Handler         // demo only: /demo/post, the outbox
+	staff       *identity.RP          // staff sign-in of the workbench, when configured (always in the demo)
+	devIDP      *identity.DevProvider // demo only: the development OpenID provider
 }
 
 // routes registers every route of the server, in one place: the
@@ -405,6 +412,12 @@ func routes(mux geo.Mux, db *store.DB, assets *web.Assets, metrics *web.Metrics,
 	}
 	if sf.testPayment != nil {
 		mux.Handle("/testzahlung/", sf.testPayment)
+	}
+	if sf.staff != nil {
+		sf.staff.Routes(mux)
+	}
+	if sf.devIDP != nil {
+		sf.devIDP.Routes(mux)
 	}
 }
 

@@ -57,6 +57,9 @@ type Config struct {
 	PaymentProvider     string // PaymentProviderTest
 	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
 	AuditSigningKey     string // PEM of the ECDSA P-256 key the audit log's checkpoints are signed with (secret)
+	OIDCIssuer          string // staff sign-in: the identity provider's issuer URL
+	OIDCClientID        string
+	OIDCClientSecret    string // (secret)
 }
 
 // The values of RATHAUS_PARKING_REGISTERS and RATHAUS_PAYMENT_PROVIDER.
@@ -229,6 +232,12 @@ func (c *Config) options() []*option {
 	add(o("payment-secret", "RATHAUS_PAYMENT_SECRET", "secret (at least 32 bytes) that signs the payment provider's callbacks; prefer RATHAUS_PAYMENT_SECRET_FILE", secretValue, s, g))
 	s, g = str(&c.AuditSigningKey)
 	add(o("audit-signing-key", "RATHAUS_AUDIT_SIGNING_KEY", "PEM of the ECDSA P-256 private key that signs the audit log's checkpoints (rathaus permit keygen makes one; keep it apart from the permit key); without it the log is protected by its hash chain only; prefer RATHAUS_AUDIT_SIGNING_KEY_FILE", secretValue, s, g))
+	s, g = str(&c.OIDCIssuer)
+	add(o("oidc-issuer", "RATHAUS_OIDC_ISSUER", "staff sign-in (workbench /sachbearbeitung): issuer URL of the OpenID Connect provider (https); its ID tokens carry rathaus_roles and rathaus_ars; unset: no staff sign-in (the demo embeds its own provider)", public, s, g))
+	s, g = str(&c.OIDCClientID)
+	add(o("oidc-client-id", "RATHAUS_OIDC_CLIENT_ID", "client id of Rathaus at the OpenID Connect provider (redirect URI: PUBLIC_URL/sachbearbeitung/anmeldung)", public, s, g))
+	s, g = str(&c.OIDCClientSecret)
+	add(o("oidc-client-secret", "RATHAUS_OIDC_CLIENT_SECRET", "client secret of Rathaus at the OpenID Connect provider; prefer RATHAUS_OIDC_CLIENT_SECRET_FILE", secretValue, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
 	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", public, s, g))
 	return opts
@@ -300,6 +309,13 @@ func (c *Config) Validate(mode Mode) error {
 	if c.AuditSigningKey != "" {
 		if _, err := documents.ParsePrivateKeyPEM([]byte(c.AuditSigningKey)); err != nil {
 			p = append(p, fmt.Sprintf("RATHAUS_AUDIT_SIGNING_KEY: kein privater ECDSA-Schlüssel auf P-256 im PEM-Format (%v)", err))
+		}
+	}
+	if set := c.OIDCIssuer != "" || c.OIDCClientID != "" || c.OIDCClientSecret != ""; set {
+		if c.OIDCIssuer == "" || c.OIDCClientID == "" || c.OIDCClientSecret == "" {
+			p = append(p, "RATHAUS_OIDC_ISSUER, RATHAUS_OIDC_CLIENT_ID und RATHAUS_OIDC_CLIENT_SECRET gehören zusammen")
+		} else if u, err := url.Parse(c.OIDCIssuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			p = append(p, fmt.Sprintf("RATHAUS_OIDC_ISSUER %q: erwartet eine https-URL (http nur für localhost)", c.OIDCIssuer))
 		}
 	}
 	if mode != Tool {
@@ -489,4 +505,13 @@ func (c *Config) Redacted() []string {
 	}
 	sort.Strings(lines)
 	return lines
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -187,6 +187,15 @@ func TestParkingOptions(t *testing.T) {
 		{"real payment provider", Serve, map[string]string{"RATHAUS_PAYMENT_PROVIDER": "epaybl"}, `RATHAUS_PAYMENT_PROVIDER "epaybl": erlaubt ist nur test`},
 		{"no payment secret", Serve, map[string]string{"RATHAUS_PAYMENT_SECRET": ""}, "RATHAUS_PAYMENT_SECRET fehlt: mindestens 32 Bytes"},
 		{"short payment secret", Serve, map[string]string{"RATHAUS_PAYMENT_SECRET": "kurz-0123456789"}, "RATHAUS_PAYMENT_SECRET ist 15 Bytes lang: erforderlich sind mindestens 32"},
+		{"staff sign-in", Serve, map[string]string{"RATHAUS_OIDC_ISSUER": "https://idp.example/realms/berlin", "RATHAUS_OIDC_CLIENT_ID": "rathaus",
+			"RATHAUS_OIDC_CLIENT_SECRET": "oidc-geheimnis-0123456789"}, ""},
+		{"staff sign-in against localhost", Serve, map[string]string{"RATHAUS_OIDC_ISSUER": "http://127.0.0.1:8081/realms/test", "RATHAUS_OIDC_CLIENT_ID": "rathaus",
+			"RATHAUS_OIDC_CLIENT_SECRET": "oidc-geheimnis-0123456789"}, ""},
+		{"staff sign-in over http", Serve, map[string]string{"RATHAUS_OIDC_ISSUER": "http://idp.example", "RATHAUS_OIDC_CLIENT_ID": "rathaus",
+			"RATHAUS_OIDC_CLIENT_SECRET": "oidc-geheimnis-0123456789"}, `RATHAUS_OIDC_ISSUER "http://idp.example": erwartet eine https-URL`},
+		{"staff sign-in without secret", Serve, map[string]string{"RATHAUS_OIDC_ISSUER": "https://idp.example", "RATHAUS_OIDC_CLIENT_ID": "rathaus"},
+			"RATHAUS_OIDC_ISSUER, RATHAUS_OIDC_CLIENT_ID und RATHAUS_OIDC_CLIENT_SECRET gehören zusammen"},
+		{"audit key broken", Serve, map[string]string{"RATHAUS_AUDIT_SIGNING_KEY": junk}, "RATHAUS_AUDIT_SIGNING_KEY: kein privater ECDSA-Schlüssel"},
 		{"demo mode", Demo, map[string]string{"RATHAUS_DATABASE_URL": "", "RATHAUS_PARKING_MUNICIPALITY": "", "RATHAUS_PARKING_SIGNING_KEY": "", "RATHAUS_PARKING_AUTHORITY": "",
 			"RATHAUS_PAYMENT_PROVIDER": ""}, "RATHAUS_PARKING_REGISTERS, RATHAUS_PAYMENT_SECRET: gilt nur für rathaus serve; die Demo richtet Bewohnerparken selbst ein"},
 	}
@@ -207,7 +216,7 @@ func TestParkingOptions(t *testing.T) {
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("got error %v, want one containing %q", err, tc.want)
 			case err != nil:
-				for _, secret := range []string{"c2VjcmV0LWtleS1ieXRlcw", "kurz-0123456789", paymentSecret} {
+				for _, secret := range []string{"c2VjcmV0LWtleS1ieXRlcw", "kurz-0123456789", paymentSecret, "oidc-geheimnis-0123456789"} {
 					if strings.Contains(err.Error(), secret) {
 						t.Errorf("the error shows a secret: %v", err)
 					}

@@ -9,6 +9,7 @@ package schema
 import (
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/geo"
+	"opencode.de/rathaus/rathaus/internal/identity"
 	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/store"
@@ -21,6 +22,7 @@ func Sets() []store.MigrationSet {
 	return []store.MigrationSet{
 		tenant.Migrations,
 		audit.Migrations,
+		identity.Migrations,
 		mail.Migrations,
 		geo.Migrations,
 		parking.Migrations,

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserStaffSignIn signs a clerk in to the workbench of rathaus demo
+// through its development OpenID provider — with the account and password
+// the demo prints — and out again, running axe-core's WCAG 2.1 A/AA rules
+// on each page: the provider's sign-in page, it with a wrong password, the
+// workbench's start page and the page after sign-out.
+func TestBrowserStaffSignIn(t *testing.T) {
+	source, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireChromium(t)
+	s := demoServer(t)
+	m := regexp.MustCompile(`Benutzer sachbearbeitung +Passwort (\S+)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("the demo prints no clerk account:\n%s", s.stdout.String())
+	}
+	ctx := newBrowser(t)
+	browserDo(t, ctx, chromedp.EmulateViewport(1280, 900))
+	axe := func(t *testing.T) {
+		t.Helper()
+		res := runAxe(t, ctx, string(source))
+		if res.Passes < 10 {
+			t.Errorf("axe passed only %d rules; did it run?", res.Passes)
+		}
+		if len(res.Violations) > 0 {
+			t.Errorf("%s: %d WCAG 2.1 A/AA violations:%s", location(t, ctx), len(res.Violations), res.report())
+		}
+	}
+	says := func(t *testing.T, want string) {
+		t.Helper()
+		if text := evalJS[string](t, ctx, `document.querySelector('main').textContent.replace(/\s+/g, ' ')`); !strings.Contains(text, want) {
+			t.Errorf("%s does not say %q:\n%s", location(t, ctx), want, text)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func(t *testing.T) int64
+		path string
+		code int64
+		says string
+	}{
+		{"sign-in page", func(t *testing.T) int64 { return openPage(t, ctx, s, "/sachbearbeitung") }, "/dev-idp/authorize", 200, "Anmeldung für Beschäftigte"},
+		{"wrong password", func(t *testing.T) int64 {
+			typeInto(t, ctx, "Benutzername", "sachbearbeitung")
+			typeInto(t, ctx, "Passwort", "falsch")
+			return follow(t, ctx, "Anmelden")
+		}, "/dev-idp/authorize", 401, "Benutzername oder Passwort stimmt nicht"},
+		{"start page", func(t *testing.T) int64 {
+			typeInto(t, ctx, "Passwort", m[1])
+			return follow(t, ctx, "Anmelden")
+		}, "/sachbearbeitung", 200, "Angemeldet als Sabine Sachbearbeiterin (Demo) (Sachbearbeitung; Kommune 110000000000)"},
+		{"signed out", func(t *testing.T) int64 { return follow(t, ctx, "Abmelden") }, "/sachbearbeitung/abmelden", 200, "Sie sind abgemeldet"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if code := st.do(t); code != st.code || location(t, ctx) != st.path {
+				t.Fatalf("%s: status %d, want %d at %s", location(t, ctx), code, st.code, st.path)
+			}
+			says(t, st.says)
+			axe(t)
+		})
+	}
+}
