@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,5 +72,24 @@ func TestBrowserStaffSignIn(t *testing.T) {
 			says(t, st.says)
 			axe(t)
 		})
+	}
+}
+
+// staffSignIn opens path of the workbench and signs in as the demo's
+// account user (password from the demo's output) at the development
+// provider; it fails unless the browser ends on path.
+func staffSignIn(t *testing.T, ctx context.Context, s *server, user, path string) {
+	t.Helper()
+	m := regexp.MustCompile(`Benutzer ` + user + ` +Passwort (\S+)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("the demo prints no account %s:\n%s", user, s.stdout.String())
+	}
+	if code := openPage(t, ctx, s, path); code != 200 || location(t, ctx) != "/dev-idp/authorize" {
+		t.Fatalf("%s without session: %d at %s, want the sign-in page", path, code, location(t, ctx))
+	}
+	typeInto(t, ctx, "Benutzername", user)
+	typeInto(t, ctx, "Passwort", m[1])
+	if code := follow(t, ctx, "Anmelden"); code != 200 || location(t, ctx) != path {
+		t.Fatalf("after sign-in: %d at %s, want %s", code, location(t, ctx), path)
 	}
 }

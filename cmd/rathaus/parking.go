@@ -246,14 +246,13 @@ func (p *parkingFeature) seed(ctx context.Context, say func(string, ...any)) err
 	return os.WriteFile(file, []byte("enforcement="+p.keys.enforcement+"\ncasework="+p.keys.casework+"\n"), 0o600)
 }
 
-// clerkText is the demo's line for the clerk pages, signed in with the
-// casework key as HTTP Basic credentials.
+// clerkText is the demo's line for the clerk pages (staff sign-in, see
+// signIn.text).
 func (p *parkingFeature) clerkText(base string) string {
-	if p == nil || p.keys.casework == "" {
+	if p == nil {
 		return ""
 	}
-	id, secret, _ := strings.Cut(p.keys.casework, ".")
-	return fmt.Sprintf("  %s/sachbearbeitung/bewohnerparken  Sachbearbeitung (Benutzer: %s, Passwort: %s)\n", base, id, secret)
+	return fmt.Sprintf("  %s/sachbearbeitung/bewohnerparken  Sachbearbeitung: Anträge in Prüfung (Anmeldung siehe unten)\n", base)
 }
 
 func (p *parkingFeature) keysText() string {

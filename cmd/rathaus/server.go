@@ -350,6 +350,9 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 	if sf.staff, sf.devIDP, err = staffSignIn.handlers(assets, pages.SiteName); err != nil {
 		return nil, err
 	}
+	if sf.parking != nil {
+		sf.parking.Staff = sf.staff // nil: the clerks' pages take the casework key (serve without staff sign-in)
+	}
 	mux := web.NewRouter(onError)
 	routes(mux, db, assets, metrics, sf)
 

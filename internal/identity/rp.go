@@ -388,8 +388,7 @@ type Link struct{ Href, Label, Hint string }
 
 // Links are the workbench's services, shown on its start page; a
 // Fachverfahren adds its own.
-var Links = []Link{{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung",
-	Hint: "Vorerst mit dem API-Schlüssel der Sachbearbeitung (Benutzername und Passwort aus der Demo-Ausgabe)."}}
+var Links = []Link{{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung"}}
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request, st *Staff) error {
 	d := homeData{Staff: st, Links: Links}

@@ -240,7 +240,7 @@ func (h *Handler) apiQueue(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range apps {
 		out = append(out, item{applicationJSON: h.svc.toJSON(a), Applicant: a.Form.GivenNames + " " + a.Form.FamilyName, Address: a.Form.Address})
 	}
-	if err := h.svc.recordAccess(r.Context(), key, "", accessViewQueue, clientAddr(r)); err != nil {
+	if err := h.svc.recordAccess(r.Context(), keyClerk(key), "", accessViewQueue, clientAddr(r)); err != nil {
 		return err // no personal data leaves without its record
 	}
 	h.svc.logger.Info("audit: casework queue read", "key_id", key.ID, "ars", ars, "applications", len(out))
@@ -267,8 +267,9 @@ func (h *Handler) apiDecide(w http.ResponseWriter, r *http.Request) error {
 	if len(body.Grounds) > 20 {
 		return errs.Field("grounds", "Zu viele Gründe (höchstens 20).")
 	}
+	c := keyClerk(key)
 	a, err := h.svc.Decide(r.Context(), key.Municipality, r.PathValue("reference"), ClerkDecision{
-		Approve: *body.Approve, Reasons: body.Reasons, Grounds: body.Grounds, Clerk: "clerk:" + key.ID, Key: &key, Origin: clientAddr(r)})
+		Approve: *body.Approve, Reasons: body.Reasons, Grounds: body.Grounds, Clerk: c.Actor, Access: &c, Origin: clientAddr(r)})
 	if err != nil {
 		return err
 	}

@@ -340,10 +340,10 @@ type ClerkDecision struct {
 	Grounds []string
 	// Clerk is the actor recorded on the transition ("clerk:<key id>").
 	Clerk string
-	// Key, when set, is the casework key that decides: the decision is
-	// recorded in casework_access and the audit log in its transaction, so
-	// there is no decision without its record.
-	Key *APIKey
+	// Access, when set, is the clerk whose decision is recorded (audit
+	// log; casework_access for a key) in its transaction, so there is no
+	// decision without its record.
+	Access *Clerk
 	// Origin is where the decision came from (the client's address).
 	Origin string
 }
@@ -412,8 +412,8 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, cd ClerkDec
 		if err := transition(ctx, tx, row.ID, Review, to, clerk, reasons, now); err != nil {
 			return err
 		}
-		if cd.Key != nil {
-			if err := s.insertAccess(ctx, tx, now, *cd.Key, row.ID, accessDecide, cd.Origin); err != nil {
+		if cd.Access != nil {
+			if err := s.insertAccess(ctx, tx, now, *cd.Access, row.ID, accessDecide, cd.Origin); err != nil {
 				return err
 			}
 		}

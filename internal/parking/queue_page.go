@@ -19,23 +19,27 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/identity"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // The clerks' pages (Sachbearbeitung): the queue of applications in review
-// and one case with its decision. Until staff sign in with OpenID Connect,
-// a clerk signs in with a casework API key over HTTP Basic auth (user: the
-// key id, password: its secret): the browser asks for it and sends it with
-// every request. A key sees the cases of its own municipality only.
+// and one case with its decision. Staff sign in at the workbench with
+// OpenID Connect (internal/identity, Handler.Staff; role clerk or lead)
+// and see the cases of their own municipality only. Where serve has no
+// staff sign-in, a clerk signs in with a casework API key over HTTP Basic
+// auth instead (user: the key id, password: its secret).
 //
-// Basic auth credentials go with every request the browser makes to this
-// host, also one a foreign site triggers; so the decision form carries a
-// token bound to key and case, and a POST whose Sec-Fetch-Site or Origin
-// names another site is refused before it is read.
+// The decision form carries a token bound to clerk and case, and with a
+// session also the session's CSRF token; a POST whose Sec-Fetch-Site or
+// Origin names another site is refused before it is read (Basic auth
+// credentials go with every request the browser makes to this host, also
+// one a foreign site triggers).
 //
-// Every read of the queue, every opened case and every decision is
-// recorded in casework_access, without personal data.
+// Every read of the queue, every opened case and every decision is an
+// entry of the audit log, without personal data; for a key also a row of
+// casework_access.
 
 const clerkQueuePath = "/sachbearbeitung/bewohnerparken"
 
@@ -52,40 +56,44 @@ const (
 	accessDecide    = "decide"
 )
 
-// recordAccess records that a casework key read the queue (applicationID
-// "") or read or decided a case, in casework_access and in the audit log.
-func (s *Service) recordAccess(ctx context.Context, key APIKey, applicationID, action, origin string) error {
+// recordAccess records that a clerk read the queue (applicationID "") or
+// read or decided a case: in the audit log, and for a casework key also in
+// casework_access.
+func (s *Service) recordAccess(ctx context.Context, c Clerk, applicationID, action, origin string) error {
 	return s.db.Transact(ctx, func(tx *sql.Tx) error {
-		return s.insertAccess(ctx, tx, s.now().UTC(), key, applicationID, action, origin)
+		return s.insertAccess(ctx, tx, s.now().UTC(), c, applicationID, action, origin)
 	})
 }
 
-// insertAccess writes one casework_access row and its audit entry in tx.
-// The access row is the municipality's working list (deleted with its
-// retention period); the audit entry is the tamper-evident record
-// (internal/audit), a reference without personal data.
-func (s *Service) insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, key APIKey, applicationID, action, origin string) error {
-	app := sql.NullString{String: applicationID, Valid: applicationID != ""}
-	_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
-		at, key.ID, app, action)
-	if err != nil {
-		return fmt.Errorf("record casework access %s: %w", action, err)
+// insertAccess writes the audit entry of an access in tx, and for a
+// casework key its casework_access row (the municipality's working list of
+// key use, deleted after its retention period). The audit entry is the
+// tamper-evident record (internal/audit), a reference without personal
+// data.
+func (s *Service) insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, c Clerk, applicationID, action, origin string) error {
+	if c.key != nil {
+		app := sql.NullString{String: applicationID, Valid: applicationID != ""}
+		_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
+			at, c.key.ID, app, action)
+		if err != nil {
+			return fmt.Errorf("record casework access %s: %w", action, err)
+		}
 	}
-	object := "parking_queue:" + key.Municipality
+	object := "parking_queue:" + c.Municipality
 	if applicationID != "" {
 		object = "parking_application:" + applicationID
 	}
-	_, err = audit.Append(ctx, tx, s.db.Engine, audit.Entry{At: at, Actor: "clerk:" + key.ID, Action: "parking." + action,
-		Object: object, Municipality: key.Municipality, Origin: origin, Reason: "Sachbearbeitung Bewohnerparken"})
+	_, err := audit.Append(ctx, tx, s.db.Engine, audit.Entry{At: at, Actor: c.Actor, Action: "parking." + action,
+		Object: object, Municipality: c.Municipality, Origin: origin, Reason: "Sachbearbeitung Bewohnerparken"})
 	return err
 }
 
 // caseOf returns an application of the key's municipality. A case of
 // another municipality is NotFound, exactly like an unknown reference.
-func (s *Service) caseOf(ctx context.Context, key APIKey, reference string) (Application, error) {
+func (s *Service) caseOf(ctx context.Context, c Clerk, reference string) (Application, error) {
 	reference = strings.ToUpper(strings.TrimSpace(reference))
 	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", reference, false)
-	if err == nil && row.Municipality != key.Municipality {
+	if err == nil && row.Municipality != c.Municipality {
 		err = errs.E(errs.NotFound, "Antrag einer anderen Kommune.")
 	}
 	if errs.Is(err, errs.NotFound) {
@@ -97,13 +105,38 @@ func (s *Service) caseOf(ctx context.Context, key APIKey, reference string) (App
 	return s.load(ctx, row)
 }
 
-// clerkHandler is a clerks' page; key is the signed-in casework key.
-type clerkHandler func(w http.ResponseWriter, r *http.Request, key APIKey) error
+// Clerk is who works the queue: a staff member signed in at the workbench
+// (internal/identity), or — where serve has no staff sign-in — a casework
+// API key over HTTP Basic auth.
+type Clerk struct {
+	// Actor is recorded on transitions and in the audit log:
+	// "staff:<subject>" or "clerk:<key id>".
+	Actor        string
+	Municipality string
+	Name         string  // shown on the pages
+	key          *APIKey // the casework key, when signed in with one
+	csrf         string  // the staff session's token for forms
+}
 
-// clerk signs the clerk in with Basic auth and marks the answer, whatever
-// it is, as not to be stored. A state-changing request from another site
-// is refused first, so it cannot even make the browser ask for a sign-in.
+// keyClerk is the clerk of a casework key.
+func keyClerk(k APIKey) Clerk {
+	return Clerk{Actor: "clerk:" + k.ID, Municipality: k.Municipality, Name: "Schlüssel „" + k.Name + "“ (" + k.ID + ")", key: &k}
+}
+
+// clerkHandler is a clerks' page.
+type clerkHandler func(w http.ResponseWriter, r *http.Request, c Clerk) error
+
+// clerk signs the clerk in and marks the answer, whatever it is, as not to
+// be stored: with a staff session when the workbench has sign-in
+// (Handler.Staff; role clerk or lead), otherwise with Basic auth and a
+// casework key. A state-changing request from another site is refused
+// first, so it cannot even make the browser ask for a sign-in.
 func (h *Handler) clerk(fn clerkHandler) web.HandlerFunc {
+	if h.Staff != nil {
+		return h.Staff.Require(func(w http.ResponseWriter, r *http.Request, st *identity.Staff) error {
+			return fn(w, r, Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF})
+		}, identity.RoleClerk, identity.RoleLead)
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -115,7 +148,7 @@ func (h *Handler) clerk(fn clerkHandler) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return fn(w, r, key)
+		return fn(w, r, keyClerk(key))
 	}
 }
 
@@ -170,12 +203,12 @@ func sameOrigin(r *http.Request) error {
 	return nil
 }
 
-// decisionToken is the decision form's token: an HMAC of key and case
-// under the installation secret, so a form works only for the key that
+// decisionToken is the decision form's token: an HMAC of clerk and case
+// under the installation secret, so a form works only for the clerk who
 // opened it and only for that case.
-func (h *Handler) decisionToken(keyID, reference string) string {
+func (h *Handler) decisionToken(actor, reference string) string {
 	m := hmac.New(sha256.New, h.svc.hmacKey)
-	m.Write([]byte("casework-decision\x00" + keyID + "\x00" + reference))
+	m.Write([]byte("casework-decision\x00" + actor + "\x00" + reference))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -265,13 +298,13 @@ func zonesLabel(z string) string {
 // The queue page.
 
 type queueData struct {
-	KeyName, KeyID string
-	Municipality   string
-	Flash          *flashView
-	Items          []queueItem
-	Counts         []reasonCount
-	Truncated      bool
-	Limit          int
+	Clerk        string // who is signed in
+	Municipality string
+	Flash        *flashView
+	Items        []queueItem
+	Counts       []reasonCount
+	Truncated    bool
+	Limit        int
 }
 
 // flashView confirms a decision after the redirect: the case's status now.
@@ -291,14 +324,14 @@ type reasonCount struct {
 
 var referenceFormat = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
 
-func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, key APIKey) error {
+func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) error {
 	ctx := r.Context()
-	apps, err := h.svc.Queue(ctx, key.Municipality, clerkQueueLimit+1)
+	apps, err := h.svc.Queue(ctx, c.Municipality, clerkQueueLimit+1)
 	if err != nil {
 		return err
 	}
-	d := queueData{KeyName: key.Name, KeyID: key.ID, Municipality: key.Municipality, Limit: clerkQueueLimit}
-	if c, err := h.svc.config(key.Municipality); err == nil && c.Municipality != "" {
+	d := queueData{Clerk: c.Name, Municipality: c.Municipality, Limit: clerkQueueLimit}
+	if cfg, err := h.svc.config(c.Municipality); err == nil && cfg.Municipality != "" {
 		d.Municipality = c.Municipality
 	}
 	if len(apps) > clerkQueueLimit {
@@ -327,11 +360,11 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, key APIKey)
 	// The confirmation after a decision names the case only; its status is
 	// read here, so a crafted link cannot claim a decision.
 	if ref := r.URL.Query().Get("entschieden"); referenceFormat.MatchString(ref) {
-		if row, err := getApp(ctx, h.svc.db.Read(), h.svc.db.Engine, "reference", ref, false); err == nil && row.Municipality == key.Municipality {
+		if row, err := getApp(ctx, h.svc.db.Read(), h.svc.db.Engine, "reference", ref, false); err == nil && row.Municipality == c.Municipality {
 			d.Flash = &flashView{Reference: row.Reference, Status: row.Status.Label()}
 		}
 	}
-	if err := h.svc.recordAccess(ctx, key, "", accessViewQueue, clientAddr(r)); err != nil {
+	if err := h.svc.recordAccess(ctx, c, "", accessViewQueue, clientAddr(r)); err != nil {
 		return err
 	}
 	return h.pages.Render(w, r, http.StatusOK, "queue.html", d)
@@ -340,26 +373,27 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, key APIKey)
 // The case page.
 
 type caseData struct {
-	KeyName, KeyID string
-	App            Application
-	Status, Kind   string
-	Received, Age  string
-	Applicant      []pair
-	Vehicle        []pair
-	Results        []resultView
-	Checks         []checkView
-	Fee            []pair
-	ClerkReasons   string // the decision's reasons, once decided by a clerk
-	DecidedBy      string
-	Events         []eventView
-	Action         string // where the decision forms post
-	Decidable      bool   // in review
-	CanApprove     bool   // a fee could be determined
-	Token          string
-	Choices        []choiceView // the results that did not pass, to tick as reasons
-	Text           string       // the reasons as typed
-	Errors         map[string]string
-	Conflict       string // why the decision was not stored
+	Clerk         string // who is signed in
+	CSRF          string // the staff session's form token ("" with a key)
+	App           Application
+	Status, Kind  string
+	Received, Age string
+	Applicant     []pair
+	Vehicle       []pair
+	Results       []resultView
+	Checks        []checkView
+	Fee           []pair
+	ClerkReasons  string // the decision's reasons, once decided by a clerk
+	DecidedBy     string
+	Events        []eventView
+	Action        string // where the decision forms post
+	Decidable     bool   // in review
+	CanApprove    bool   // a fee could be determined
+	Token         string
+	Choices       []choiceView // the results that did not pass, to tick as reasons
+	Text          string       // the reasons as typed
+	Errors        map[string]string
+	Conflict      string // why the decision was not stored
 }
 
 type pair struct{ Key, Value string }
@@ -396,6 +430,8 @@ func actorLabel(by string) string {
 		return "System"
 	case strings.HasPrefix(by, "clerk:"):
 		return "Sachbearbeitung (" + strings.TrimPrefix(by, "clerk:") + ")"
+	case strings.HasPrefix(by, "staff:"):
+		return "Sachbearbeitung (" + strings.TrimPrefix(by, "staff:") + ")"
 	case strings.HasPrefix(by, "payment:"):
 		return "Zahlungsdienst (" + strings.TrimPrefix(by, "payment:") + ")"
 	}
@@ -405,9 +441,9 @@ func actorLabel(by string) string {
 // berlinTime is a moment as local time in Berlin.
 func berlinTime(t time.Time) string { return t.In(berlin).Format("02.01.2006 15:04") }
 
-func (h *Handler) caseData(key APIKey, a Application) caseData {
+func (h *Handler) caseData(c Clerk, a Application) caseData {
 	f := a.Form
-	d := caseData{KeyName: key.Name, KeyID: key.ID, App: a, Status: a.Status.Label(), Kind: a.Kind.Label(),
+	d := caseData{Clerk: c.Name, CSRF: c.csrf, App: a, Status: a.Status.Label(), Kind: a.Kind.Label(),
 		Received: germanDay(a.AppliedOn), Age: days(h.svc.ageDays(a)), Results: resultsOf(a.Outcome), Errors: map[string]string{},
 		Action: clerkQueuePath + "/" + a.Reference + "/entscheidung", Decidable: a.Status == Review}
 	d.Applicant = []pair{{"Vorname(n)", f.GivenNames}, {"Familienname", f.FamilyName}, {"Geburtsdatum", germanDate(f.BirthDate)},
@@ -445,7 +481,7 @@ func (h *Handler) caseData(key APIKey, a Application) caseData {
 		d.Events = append(d.Events, eventView{At: berlinTime(e.At), From: from, To: e.To.Label(), By: actorLabel(e.By), Note: e.Note})
 	}
 	if d.Decidable {
-		d.Token = h.decisionToken(key.ID, a.Reference)
+		d.Token = h.decisionToken(c.Actor, a.Reference)
 		for i, r := range openResults(a.Outcome) {
 			d.Choices = append(d.Choices, choiceView{resultView: r, ID: "grund-" + strconv.Itoa(i+1)})
 		}
@@ -453,18 +489,18 @@ func (h *Handler) caseData(key APIKey, a Application) caseData {
 	return d
 }
 
-func (h *Handler) clerkCase(w http.ResponseWriter, r *http.Request, key APIKey) error {
-	a, err := h.svc.caseOf(r.Context(), key, r.PathValue("reference"))
+func (h *Handler) clerkCase(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	a, err := h.svc.caseOf(r.Context(), c, r.PathValue("reference"))
 	if err != nil {
 		return err
 	}
-	return h.renderCase(w, r, key, http.StatusOK, h.caseData(key, a))
+	return h.renderCase(w, r, c, http.StatusOK, h.caseData(c, a))
 }
 
 // renderCase shows the case and records that the key saw it: no case is
 // shown without its record.
-func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, key APIKey, status int, d caseData) error {
-	if err := h.svc.recordAccess(r.Context(), key, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
+func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, status int, d caseData) error {
+	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err
 	}
 	return h.pages.Render(w, r, status, "case.html", d)
@@ -483,16 +519,16 @@ const (
 const maxReasonText = 4000
 
 // clerkDecide decides a case; clerk has refused requests from other sites.
-func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey) error {
+func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, c Clerk) error {
 	if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	ref := strings.ToUpper(strings.TrimSpace(r.PathValue("reference")))
-	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(key.ID, ref))) {
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(c.Actor, ref))) {
 		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte öffnen Sie den Antrag erneut.")
 	}
-	a, err := h.svc.caseOf(ctx, key, ref)
+	a, err := h.svc.caseOf(ctx, c, ref)
 	if err != nil {
 		return err
 	}
@@ -501,7 +537,7 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 		return errs.Field("entscheidung", "Bitte wählen Sie „Antrag bewilligen“ oder „Antrag ablehnen“.")
 	}
 	approve := choice == decideApprove
-	d := h.caseData(key, a)
+	d := h.caseData(c, a)
 	reasons := ""
 	var grounds []string
 	if !approve {
@@ -521,30 +557,30 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 			d.Errors["begruendung"] = fmt.Sprintf("Die Begründung ist zu lang (höchstens %d Zeichen).", maxReasonText)
 		}
 		if len(d.Errors) > 0 {
-			return h.renderCase(w, r, key, http.StatusUnprocessableEntity, d)
+			return h.renderCase(w, r, c, http.StatusUnprocessableEntity, d)
 		}
 		reasons = text
 	}
-	decided, err := h.svc.Decide(ctx, key.Municipality, ref, ClerkDecision{
-		Approve: approve, Reasons: reasons, Grounds: grounds, Clerk: "clerk:" + key.ID, Key: &key, Origin: clientAddr(r)})
+	decided, err := h.svc.Decide(ctx, c.Municipality, ref, ClerkDecision{
+		Approve: approve, Reasons: reasons, Grounds: grounds, Clerk: c.Actor, Access: &c, Origin: clientAddr(r)})
 	switch {
 	case err == nil:
-		h.svc.logger.Info("audit: casework decision", "key_id", key.ID, "reference", ref, "status", string(decided.Status))
+		h.svc.logger.Info("audit: casework decision", "actor", c.Actor, "reference", ref, "status", string(decided.Status))
 	case errs.Is(err, errs.Conflict):
-		fresh, lerr := h.svc.caseOf(ctx, key, ref)
+		fresh, lerr := h.svc.caseOf(ctx, c, ref)
 		if lerr != nil {
 			return lerr
 		}
-		if sameDecision(fresh, key, approve) {
+		if sameDecision(fresh, c, approve) {
 			break // a double click: the first request decided as this one would
 		}
-		d = h.caseData(key, fresh)
+		d = h.caseData(c, fresh)
 		d.Conflict = errs.MessageOf(err)
 		if fresh.Status != Review {
 			d.Conflict = fmt.Sprintf("Der Antrag ist nicht mehr in Prüfung, sondern „%s“: Inzwischen hat jemand anderes entschieden, "+
 				"oder der Antrag wurde zurückgezogen. Was geschehen ist, steht im Verlauf.", fresh.Status.Label())
 		}
-		return h.renderCase(w, r, key, http.StatusConflict, d)
+		return h.renderCase(w, r, c, http.StatusConflict, d)
 	case errs.Is(err, errs.Invalid):
 		for _, fe := range web.FieldErrors(err) {
 			d.Errors["begruendung"] = fe.Detail
@@ -552,7 +588,7 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 		if len(d.Errors) == 0 {
 			d.Errors["begruendung"] = errs.MessageOf(err)
 		}
-		return h.renderCase(w, r, key, http.StatusUnprocessableEntity, d)
+		return h.renderCase(w, r, c, http.StatusUnprocessableEntity, d)
 	default:
 		return err
 	}
@@ -562,14 +598,14 @@ func (h *Handler) clerkDecide(w http.ResponseWriter, r *http.Request, key APIKey
 
 // sameDecision reports whether the case left review by this key's
 // decision with the same outcome.
-func sameDecision(a Application, key APIKey, approve bool) bool {
+func sameDecision(a Application, c Clerk, approve bool) bool {
 	want := Rejected
 	if approve {
 		want = Approved
 	}
 	for _, e := range a.Events {
 		if e.From == Review {
-			return e.By == "clerk:"+key.ID && e.To == want
+			return e.By == c.Actor && e.To == want
 		}
 	}
 	return false

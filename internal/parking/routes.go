@@ -4,6 +4,7 @@ import (
 	"embed"
 	"net/http"
 
+	"opencode.de/rathaus/rathaus/internal/identity"
 	"opencode.de/rathaus/rathaus/internal/web"
 )
 
@@ -17,6 +18,9 @@ type Handler struct {
 	// DefaultMunicipality is the ARS of the citizen pages (one municipality
 	// per installation's public pages for now).
 	DefaultMunicipality string
+	// Staff is the workbench's sign-in: when set, the clerks' pages need a
+	// staff session (role clerk or lead) instead of a casework key.
+	Staff *identity.RP
 }
 
 // NewHandler parses the feature's templates.
