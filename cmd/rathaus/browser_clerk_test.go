@@ -58,6 +58,9 @@ func TestBrowserClerkAccessibility(t *testing.T) {
 	}{
 		{name: "queue", load: open(queue), status: 200, says: recs[1].Reference},
 		{name: "case", load: open(queue + "/" + recs[0].Reference), status: 200, says: "Antrag bewilligen"},
+		{name: "case, taken", load: func(t *testing.T) int64 { return follow(t, ctx, "Übernehmen") }, status: 200, says: "Sie bearbeiten diesen Antrag"},
+		{name: "case, personal data shown", load: func(t *testing.T) int64 { return follow(t, ctx, "Personendaten anzeigen") }, status: 200,
+			says: "Die Anzeige ist protokolliert"},
 		{name: "case, reason missing", load: func(t *testing.T) int64 { return follow(t, ctx, "Antrag ablehnen") }, status: 422,
 			says: "Bitte begründen Sie die Ablehnung"},
 		{name: "queue, decision confirmed", load: func(t *testing.T) int64 { return follow(t, ctx, "Antrag bewilligen") }, status: 200,

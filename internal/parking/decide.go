@@ -377,6 +377,10 @@ func (s *Service) Decide(ctx context.Context, ars, reference string, cd ClerkDec
 		if row.Status != Review {
 			return errs.E(errs.Conflict, "Der Antrag ist nicht (mehr) in Prüfung, sondern „%s“.", row.Status.Label())
 		}
+		if row.Assignee != "" && row.Assignee != clerk {
+			return errs.E(errs.Conflict, "Den Antrag bearbeitet %s (seit %s). Übernehmen Sie ihn, wenn Sie entscheiden wollen.",
+				row.AssigneeName, berlinTime(row.AssignedAt.Time))
+		}
 		var d Decision
 		if row.Outcome != "" {
 			if err := json.Unmarshal([]byte(row.Outcome), &d); err != nil {
@@ -462,15 +466,35 @@ func groundsOf(d *Decision, picked []string) ([]string, error) {
 	return out, nil
 }
 
-// Queue lists applications waiting for a clerk, oldest first.
+// Queue lists applications waiting for a clerk, oldest first, each with
+// its events and permit.
 func (s *Service) Queue(ctx context.Context, ars string, limit int) ([]Application, error) {
-	rows, err := queue(ctx, s.db.Read(), ars, Review, limit)
+	rows, err := queue(ctx, s.db.Read(), ars, Review, AnyAssignee, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Application, 0, len(rows))
 	for _, r := range rows {
 		a, err := s.load(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// QueueSummary lists applications waiting for a clerk, oldest first,
+// filtered by assignee (AnyAssignee, Unassigned or an actor), without
+// their events and permit: what the queue page shows, in one query.
+func (s *Service) QueueSummary(ctx context.Context, ars, assignee string, limit int) ([]Application, error) {
+	rows, err := queue(ctx, s.db.Read(), ars, Review, assignee, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Application, 0, len(rows))
+	for _, r := range rows {
+		a, err := s.decode(r)
 		if err != nil {
 			return nil, err
 		}

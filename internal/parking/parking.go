@@ -146,6 +146,10 @@ type Application struct {
 	RenewsPermit   string // the permit this application renews, if it is a renewal
 	Kind           Kind
 	ReplacesPermit string // the permit a change or reissue replaces
+	// Assignee is the actor who has taken the case in review ("" nobody),
+	// AssigneeName how the pages name them, AssignedAt since when.
+	Assignee, AssigneeName string
+	AssignedAt             time.Time
 }
 
 // Permit is an issued Bewohnerparkausweis.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -54,6 +55,8 @@ const (
 	accessViewQueue = "view_queue"
 	accessViewCase  = "view_case"
 	accessDecide    = "decide"
+	accessDenied    = "denied"      // a case of another municipality was asked for
+	accessReveal    = "reveal_data" // the applicant's personal data were shown unmasked
 )
 
 // recordAccess records that a clerk read the queue (applicationID "") or
@@ -71,7 +74,7 @@ func (s *Service) recordAccess(ctx context.Context, c Clerk, applicationID, acti
 // tamper-evident record (internal/audit), a reference without personal
 // data.
 func (s *Service) insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, c Clerk, applicationID, action, origin string) error {
-	if c.key != nil {
+	if c.key != nil && (action == accessViewQueue || action == accessViewCase || action == accessDecide) {
 		app := sql.NullString{String: applicationID, Valid: applicationID != ""}
 		_, err := tx.ExecContext(ctx, `INSERT INTO casework_access (at, api_key_id, application_id, action) VALUES ($1, $2, $3, $4)`,
 			at, c.key.ID, app, action)
@@ -94,6 +97,11 @@ func (s *Service) caseOf(ctx context.Context, c Clerk, reference string) (Applic
 	reference = strings.ToUpper(strings.TrimSpace(reference))
 	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", reference, false)
 	if err == nil && row.Municipality != c.Municipality {
+		// Another municipality's case answers like an unknown one; the
+		// attempt is recorded.
+		if aerr := s.recordAccess(ctx, c, row.ID, accessDenied, ""); aerr != nil {
+			return Application{}, aerr
+		}
 		err = errs.E(errs.NotFound, "Antrag einer anderen Kommune.")
 	}
 	if errs.Is(err, errs.NotFound) {
@@ -299,6 +307,8 @@ func zonesLabel(z string) string {
 
 type queueData struct {
 	Clerk        string // who is signed in
+	Filter       string // "", "mir", "frei"
+	TargetDays   int
 	Municipality string
 	Flash        *flashView
 	Items        []queueItem
@@ -314,7 +324,25 @@ type queueItem struct {
 	Reference, Received, Kind, Zones string
 	AgeDays                          int
 	Age, Duration                    string
+	Overdue                          bool   // older than the processing target
+	Assignee                         string // "" nobody, "Sie", or a name
 	Reasons                          []resultView
+}
+
+// ageTargetWorkingDays is the processing target the queue measures cases
+// against: a case waiting longer is marked overdue.
+const ageTargetWorkingDays = 5
+
+// workingDaysBetween counts the working days (Monday to Friday) after
+// from up to and including to. Public holidays are not counted out.
+func workingDaysBetween(from, to time.Time) int {
+	n := 0
+	for d := from.AddDate(0, 0, 1); !d.After(to); d = d.AddDate(0, 0, 1) {
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return n
 }
 
 type reasonCount struct {
@@ -326,11 +354,20 @@ var referenceFormat = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
 
 func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) error {
 	ctx := r.Context()
-	apps, err := h.svc.Queue(ctx, c.Municipality, clerkQueueLimit+1)
+	filter, assignee := r.URL.Query().Get("zuweisung"), AnyAssignee
+	switch filter {
+	case "mir":
+		assignee = c.Actor
+	case "frei":
+		assignee = Unassigned
+	default:
+		filter = ""
+	}
+	apps, err := h.svc.QueueSummary(ctx, c.Municipality, assignee, clerkQueueLimit+1)
 	if err != nil {
 		return err
 	}
-	d := queueData{Clerk: c.Name, Municipality: c.Municipality, Limit: clerkQueueLimit}
+	d := queueData{Clerk: c.Name, Municipality: c.Municipality, Limit: clerkQueueLimit, Filter: filter, TargetDays: ageTargetWorkingDays}
 	if cfg, err := h.svc.config(c.Municipality); err == nil && cfg.Municipality != "" {
 		d.Municipality = c.Municipality
 	}
@@ -342,6 +379,13 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 		it := queueItem{Reference: a.Reference, Received: germanDay(a.AppliedOn), Kind: a.Kind.Label(), Zones: zonesLabel(a.ZoneID),
 			AgeDays: h.svc.ageDays(a), Duration: strconv.Itoa(a.DurationMonths) + " Monate", Reasons: openResults(a.Outcome)}
 		it.Age = days(it.AgeDays)
+		it.Overdue = workingDaysBetween(a.AppliedOn, h.svc.today()) > ageTargetWorkingDays
+		switch {
+		case a.Assignee == c.Actor:
+			it.Assignee = "Sie"
+		case a.Assignee != "":
+			it.Assignee = a.AssigneeName
+		}
 		seen := map[string]bool{}
 		for _, res := range it.Reasons {
 			if !seen[res.Label] {
@@ -375,6 +419,11 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 type caseData struct {
 	Clerk         string // who is signed in
 	CSRF          string // the staff session's form token ("" with a key)
+	Assignee      string // who works on the case: "" nobody
+	AssignedSince string
+	Mine          bool   // the signed-in clerk works on it
+	Revealed      bool   // personal data shown unmasked
+	RevealHref    string // where to show them
 	App           Application
 	Status, Kind  string
 	Received, Age string
@@ -446,8 +495,12 @@ func (h *Handler) caseData(c Clerk, a Application) caseData {
 	d := caseData{Clerk: c.Name, CSRF: c.csrf, App: a, Status: a.Status.Label(), Kind: a.Kind.Label(),
 		Received: germanDay(a.AppliedOn), Age: days(h.svc.ageDays(a)), Results: resultsOf(a.Outcome), Errors: map[string]string{},
 		Action: clerkQueuePath + "/" + a.Reference + "/entscheidung", Decidable: a.Status == Review}
-	d.Applicant = []pair{{"Vorname(n)", f.GivenNames}, {"Familienname", f.FamilyName}, {"Geburtsdatum", germanDate(f.BirthDate)},
-		{"Anschrift", f.Address}, {"E-Mail", f.Email}}
+	d.Applicant = []pair{{"Vorname(n)", mask(f.GivenNames)}, {"Familienname", mask(f.FamilyName)}, {"Geburtsdatum", "**.**.****"},
+		{"Anschrift", mask(f.Address)}, {"E-Mail", mask(f.Email)}}
+	d.RevealHref = clerkQueuePath + "/" + a.Reference + "?personendaten=anzeigen#antragsteller"
+	if a.Assignee != "" {
+		d.Assignee, d.AssignedSince, d.Mine = a.AssigneeName, berlinTime(a.AssignedAt), a.Assignee == c.Actor
+	}
 	d.Vehicle = []pair{{"Kennzeichen", a.Plate}, {"Verhältnis zum Fahrzeug", cmp.Or(clerkRelations[f.Relation], string(f.Relation))}}
 	if f.Relation != "" && f.Relation != Holder {
 		d.Vehicle = append(d.Vehicle, pair{"Erklärung liegt vor", yesNo(f.DeclarationProvided)})
@@ -494,11 +547,74 @@ func (h *Handler) clerkCase(w http.ResponseWriter, r *http.Request, c Clerk) err
 	if err != nil {
 		return err
 	}
-	return h.renderCase(w, r, c, http.StatusOK, h.caseData(c, a))
+	d := h.caseData(c, a)
+	if r.URL.Query().Get("personendaten") == "anzeigen" {
+		// Recorded before anything is shown.
+		if err := h.svc.recordAccess(r.Context(), c, a.ID, accessReveal, clientAddr(r)); err != nil {
+			return err
+		}
+		f := a.Form
+		d.Applicant = []pair{{"Vorname(n)", f.GivenNames}, {"Familienname", f.FamilyName}, {"Geburtsdatum", germanDate(f.BirthDate)},
+			{"Anschrift", f.Address}, {"E-Mail", f.Email}}
+		d.Revealed = true
+	}
+	return h.renderCase(w, r, c, http.StatusOK, d)
 }
 
-// renderCase shows the case and records that the key saw it: no case is
-// shown without its record.
+// clerkAssign takes the case or gives it back, then shows it again.
+func (h *Handler) clerkAssign(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	ref := strings.ToUpper(strings.TrimSpace(r.PathValue("reference")))
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(c.Actor, ref))) {
+		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte öffnen Sie den Antrag erneut.")
+	}
+	var take bool
+	switch r.PostFormValue("bearbeitung") {
+	case "uebernehmen":
+		take = true
+	case "zuruecklegen":
+	default:
+		return errs.Field("bearbeitung", "Bitte wählen Sie „Übernehmen“ oder „Zurücklegen“.")
+	}
+	if _, err := h.svc.Assign(r.Context(), c, ref, take, clientAddr(r)); err != nil {
+		if !errs.Is(err, errs.Conflict) {
+			return err
+		}
+		a, lerr := h.svc.caseOf(r.Context(), c, ref)
+		if lerr != nil {
+			return lerr
+		}
+		d := h.caseData(c, a)
+		d.Conflict = errs.MessageOf(err)
+		return h.renderCase(w, r, c, http.StatusConflict, d)
+	}
+	http.Redirect(w, r, clerkQueuePath+"/"+ref, http.StatusSeeOther)
+	return nil
+}
+
+// mask shows the first letter of each word of personal data and stars for
+// the rest; digits become stars.
+func mask(s string) string {
+	var b strings.Builder
+	first := true
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) && first:
+			b.WriteRune(r)
+			first = false
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune('*')
+			first = false
+		default:
+			b.WriteRune(r)
+			first = true
+		}
+	}
+	return b.String()
+}
+
 func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, status int, d caseData) error {
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package parking_test
 
 import (
+	"context"
 	"database/sql"
 	"io"
 	"net/http"
@@ -240,19 +241,37 @@ func TestClerkPages(t *testing.T) {
 			if res.code != 200 || res.hdr.Get("Cache-Control") != "no-store" {
 				t.Fatalf("case page: %d, Cache-Control %q\n%s", res.code, res.hdr.Get("Cache-Control"), res.page)
 			}
-			for _, want := range []string{blocked.Person.GivenNames, blocked.Person.FamilyName, blocked.Person.BirthDate.Format("02.01.2006"),
-				blocked.Vehicles[0].Plate.String(), "test@example.org", "Auskunftssperre", "§ 51 BMG", "Registerabfragen", "Eingegangen",
-				"Antrag bewilligen", "Antrag ablehnen", `name="gruende" value="residence.blocked"`} {
+			for _, want := range []string{blocked.Vehicles[0].Plate.String(), "Auskunftssperre", "§ 51 BMG", "Registerabfragen", "Eingegangen",
+				"Antrag bewilligen", "Antrag ablehnen", `name="gruende" value="residence.blocked"`, "Personendaten anzeigen", "Niemand bearbeitet diesen Antrag"} {
 				if !strings.Contains(res.page, want) {
 					t.Errorf("case page does not show %q", want)
+				}
+			}
+			// Personal data are masked until the clerk asks for them.
+			for _, secret := range []string{blocked.Person.FamilyName, blocked.Person.BirthDate.Format("02.01.2006"), "test@example.org"} {
+				if strings.Contains(res.page, secret) {
+					t.Errorf("case page shows %q before it is asked to", secret)
 				}
 			}
 			log := accessLog(t, db)
 			if len(log) != before+1 || log[len(log)-1] != "view_case "+keyID(key)+" "+a.ID {
 				t.Errorf("access log after opening the case: %q, want one view_case line", log[before:])
 			}
+			shown := c.get(caseA + "?personendaten=anzeigen")
+			for _, want := range []string{blocked.Person.GivenNames, blocked.Person.FamilyName, blocked.Person.BirthDate.Format("02.01.2006"), "test@example.org",
+				"Die Anzeige ist protokolliert"} {
+				if !strings.Contains(shown.page, want) {
+					t.Errorf("case page with personal data does not show %q", want)
+				}
+			}
+			if n := countAudit(t, db, "clerk:"+keyID(key), "parking.reveal_data", a.ID); n != 1 {
+				t.Errorf("%d audit entries of the reveal, want 1", n)
+			}
 			if res := newClerk(t, srv.URL, foreign).get(caseA); res.code != http.StatusNotFound || strings.Contains(res.page, blocked.Person.FamilyName) {
 				t.Errorf("case of another municipality: %d, want 404 without its data", res.code)
+			}
+			if n := countAudit(t, db, "clerk:"+keyID(foreign), "parking.denied", a.ID); n != 1 {
+				t.Errorf("%d audit entries of the denied access, want 1", n)
 			}
 			if res := c.get(queue + "/BP-2026-00000000"); res.code != http.StatusNotFound {
 				t.Errorf("unknown case: %d, want 404", res.code)
@@ -319,6 +338,57 @@ func TestClerkPages(t *testing.T) {
 		})
 
 		var tokA string
+		t.Run("assignment", func(t *testing.T) {
+			assign := func(cl *clerk, what string) answer {
+				return cl.do("POST", caseB+"/bearbeitung", url.Values{"token": {cl.token(recB.Reference)}, "bearbeitung": {what}}, nil)
+			}
+			if res := assign(other, "uebernehmen"); res.code != http.StatusSeeOther {
+				t.Fatalf("take: %d\n%s", res.code, res.page)
+			}
+			if res := other.get(caseB); !strings.Contains(res.page, "Sie bearbeiten diesen Antrag") || !strings.Contains(res.page, "Zurücklegen") {
+				t.Errorf("case page of the clerk who took it does not say so\n%s", res.page)
+			}
+			page := c.get(caseB).page
+			if !strings.Contains(page, "Diesen Antrag bearbeitet <strong>Schlüssel „") || !strings.Contains(page, keyID(key2)) || !strings.Contains(page, "übernehmen</span>") {
+				t.Errorf("case page of another clerk does not name who works on it\n%s", page)
+			}
+			if q := c.get(queue).page; !strings.Contains(q, keyID(key2)) {
+				t.Errorf("queue does not show who works on B")
+			}
+			if q := other.get(queue + "?zuweisung=mir").page; !strings.Contains(q, recB.Reference) || strings.Contains(q, recA.Reference) {
+				t.Errorf("queue of the cases the clerk works on: want B only")
+			}
+			if q := other.get(queue + "?zuweisung=frei").page; strings.Contains(q, recB.Reference) || !strings.Contains(q, recA.Reference) {
+				t.Errorf("queue of the cases nobody works on: want A only")
+			}
+			// Deciding someone else's case is refused; it says whose it is.
+			res := c.do("POST", decideB, url.Values{"token": {c.token(recB.Reference)}, "entscheidung": {"ablehnen"}, "begruendung": {"Nein"}}, nil)
+			if res.code != http.StatusConflict || !strings.Contains(res.page, "Den Antrag bearbeitet Schlüssel") {
+				t.Errorf("decision on a case another clerk works on: %d, want 409 naming them\n%s", res.code, res.page)
+			}
+			// Only who works on a case gives it back.
+			if res := assign(c, "zuruecklegen"); res.code != http.StatusConflict || !strings.Contains(res.page, "zurücklegen kann ihn nur, wer ihn bearbeitet") {
+				t.Errorf("give back by another clerk: %d\n%s", res.code, res.page)
+			}
+			if res := assign(other, "zuruecklegen"); res.code != http.StatusSeeOther {
+				t.Errorf("give back: %d", res.code)
+			}
+			if res := assign(c, "uebernehmen"); res.code != http.StatusSeeOther {
+				t.Errorf("take after give back: %d", res.code)
+			}
+			if res := assign(other, "irgendwas"); res.code != http.StatusBadRequest {
+				t.Errorf("unknown action: %d", res.code)
+			}
+			if res := other.do("POST", caseB+"/bearbeitung", url.Values{"token": {c.token(recB.Reference)}, "bearbeitung": {"uebernehmen"}}, nil); res.code != http.StatusForbidden {
+				t.Errorf("take with another clerk's token: %d, want 403", res.code)
+			}
+			for _, e := range []struct{ actor, action string }{{"clerk:" + keyID(key2), "parking.take"}, {"clerk:" + keyID(key2), "parking.give_back"}, {"clerk:" + keyID(key), "parking.take"}} {
+				if n := countAudit(t, db, e.actor, e.action, b.ID); n != 1 {
+					t.Errorf("%d audit entries %s %s, want 1", n, e.actor, e.action)
+				}
+			}
+		})
+
 		t.Run("approve", func(t *testing.T) {
 			tokA = c.token(recA.Reference)
 			res := c.do("POST", decideA, url.Values{"token": {tokA}, "entscheidung": {"bewilligen"}},
@@ -424,6 +494,7 @@ func TestClerkPages(t *testing.T) {
 				res.Body.Close()
 				return res.StatusCode
 			}
+			queueReads := countOf(accessLog(t, db), "view_queue "+keyID(key2)+" ")
 			if code := api("GET", "/api/v1/municipalities/"+demo.Berlin.ARS+"/parking/queue", ""); code != 200 {
 				t.Fatalf("API queue: %d", code)
 			}
@@ -432,15 +503,17 @@ func TestClerkPages(t *testing.T) {
 			}
 			c, _ := f.svc.Get(f.ctx, recC.Reference, recC.AccessCode)
 			log := accessLog(t, db)
-			if countOf(log, "view_queue "+keyID(key2)+" ") != 1 || countOf(log, "decide "+keyID(key2)+" "+c.ID) != 1 {
+			if countOf(log, "view_queue "+keyID(key2)+" ") != queueReads+1 || countOf(log, "decide "+keyID(key2)+" "+c.ID) != 1 {
 				t.Errorf("access log after an API read and decision: %q, want one view_queue and one decide line of the key", log)
 			}
 		})
 
 		// The audit log holds every access too, as an intact chain.
 		rep, err := audit.Verify(f.ctx, db.Read(), nil)
-		if err != nil || rep.Broken != nil || rep.Entries != int64(len(accessLog(t, db))) {
-			t.Errorf("audit log: %s (%v); want an intact chain with one entry per access row (%d)", rep, err, len(accessLog(t, db)))
+		// (The reveal of personal data, the denied access of the other
+		// municipality and the three assignments are in the audit log only.)
+		if err != nil || rep.Broken != nil || rep.Entries != int64(len(accessLog(t, db))+5) {
+			t.Errorf("audit log: %s (%v); want an intact chain with one entry per access row (%d) and five more", rep, err, len(accessLog(t, db)))
 		}
 		entries, err := audit.Entries(f.ctx, db.Read(), 1, 1000)
 		if err != nil {
@@ -468,4 +541,21 @@ func TestClerkPages(t *testing.T) {
 			}
 		}
 	}, sets...)
+}
+
+// countAudit counts the audit entries of actor with action on the
+// application id.
+func countAudit(t *testing.T, db *store.DB, actor, action, appID string) int {
+	t.Helper()
+	es, err := audit.Entries(context.Background(), db.Read(), 1, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		if e.Actor == actor && e.Action == action && e.Object == "parking_application:"+appID {
+			n++
+		}
+	}
+	return n
 }

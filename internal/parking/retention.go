@@ -117,7 +117,8 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 				// the rule trace (it quotes the plate and register answers)
 				// go; status, dates, zone and fee stay for the statistics.
 				{`UPDATE parking_applications SET data = '{}', plate = '', person_hash = '', idempotency_key = NULL,
-					outcome = '', access_code_hash = '', anonymised_at = $2, updated_at = $2 WHERE id = $1`, []any{id, now}},
+					outcome = '', access_code_hash = '', assignee = '', assignee_name = '', assigned_at = NULL,
+					anonymised_at = $2, updated_at = $2 WHERE id = $1`, []any{id, now}},
 				{`UPDATE parking_events SET note = '' WHERE application_id = $1`, []any{id}},
 				// A permit keeps its number and dates; its plate becomes a
 				// placeholder that stays unique per permit, and the token,

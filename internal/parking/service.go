@@ -564,6 +564,21 @@ func (s *Service) authorised(ctx context.Context, reference, code string) (appRo
 
 // load completes an application row with its history and permit.
 func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
+	a, err := s.decode(row)
+	if err != nil {
+		return a, err
+	}
+	if a.Events, err = events(ctx, s.db.Read(), row.ID); err != nil {
+		return a, err
+	}
+	if a.Permit, err = permitOfApplication(ctx, s.db.Read(), row.ID); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// decode is an application as stored, without its events and permit.
+func (s *Service) decode(row appRow) (Application, error) {
 	var sf storedForm
 	if err := json.Unmarshal([]byte(row.Data), &sf); err != nil {
 		return Application{}, fmt.Errorf("decode application %s: %w", row.ID, err)
@@ -571,7 +586,10 @@ func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
 	a := Application{ID: row.ID, Municipality: row.Municipality, Reference: row.Reference, Status: row.Status,
 		AppliedOn: row.AppliedOn, Form: sf.Form, Plate: row.Plate, ZoneID: row.ZoneID, DurationMonths: row.DurationMonths,
 		Kassenzeichen: row.Kassenzeichen, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, RenewsPermit: row.RenewsPermit.String,
-		Kind: row.Kind, ReplacesPermit: row.ReplacesPermit.String}
+		Kind: row.Kind, ReplacesPermit: row.ReplacesPermit.String, Assignee: row.Assignee, AssigneeName: row.AssigneeName}
+	if row.AssignedAt.Valid {
+		a.AssignedAt = row.AssignedAt.Time
+	}
 	if row.FeeCents.Valid {
 		f := row.FeeCents.Int64
 		a.FeeCents = &f
@@ -582,13 +600,6 @@ func (s *Service) load(ctx context.Context, row appRow) (Application, error) {
 			return a, fmt.Errorf("decode outcome of %s: %w", row.ID, err)
 		}
 		a.Outcome = &d
-	}
-	var err error
-	if a.Events, err = events(ctx, s.db.Read(), row.ID); err != nil {
-		return a, err
-	}
-	if a.Permit, err = permitOfApplication(ctx, s.db.Read(), row.ID); err != nil {
-		return a, err
 	}
 	return a, nil
 }

@@ -42,16 +42,22 @@ type appRow struct {
 	RenewsPermit                                sql.NullString // the permit number a renewal renews
 	Kind                                        Kind
 	ReplacesPermit                              sql.NullString // the permit a change or reissue replaces
+	Assignee, AssigneeName                      string         // who works on the case ("" nobody)
+	AssignedAt                                  sql.NullTime
 }
 
 const appColumns = `id, municipality, reference, access_code_hash, idempotency_key, request_hash, status, applied_on,
 	data, plate, person_hash, zone_id, duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, renews_permit, kind, replaces_permit`
 
+// appSelect is what scanApp reads: the inserted columns and the
+// assignment.
+const appSelect = appColumns + `, assignee, assignee_name, assigned_at`
+
 func scanApp(row interface{ Scan(...any) error }) (appRow, error) {
 	var a appRow
 	err := row.Scan(&a.ID, &a.Municipality, &a.Reference, &a.AccessCodeHash, &a.IdempotencyKey, &a.RequestHash, &a.Status,
 		&a.AppliedOn, &a.Data, &a.Plate, &a.PersonHash, &a.ZoneID, &a.DurationMonths, &a.FeeCents, &a.Outcome, &a.Kassenzeichen,
-		&a.CreatedAt, &a.UpdatedAt, &a.RenewsPermit, &a.Kind, &a.ReplacesPermit)
+		&a.CreatedAt, &a.UpdatedAt, &a.RenewsPermit, &a.Kind, &a.ReplacesPermit, &a.Assignee, &a.AssigneeName, &a.AssignedAt)
 	return a, err
 }
 
@@ -80,7 +86,7 @@ func getApp(ctx context.Context, q querier, engine store.Engine, column, value s
 	if column != "id" && column != "reference" {
 		panic("getApp: bad column " + column)
 	}
-	query := `SELECT ` + appColumns + ` FROM parking_applications WHERE ` + column + ` = $1`
+	query := `SELECT ` + appSelect + ` FROM parking_applications WHERE ` + column + ` = $1`
 	if forUpdate && engine == store.Postgres {
 		query += " FOR UPDATE"
 	}
@@ -96,7 +102,7 @@ func getApp(ctx context.Context, q querier, engine store.Engine, column, value s
 }
 
 func appByIdempotencyKey(ctx context.Context, q querier, ars, key string) (appRow, error) {
-	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM parking_applications
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appSelect+` FROM parking_applications
 		WHERE municipality = $1 AND idempotency_key = $2`, ars, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errs.E(errs.NotFound, "kein Antrag zu diesem Schlüssel")
@@ -165,10 +171,18 @@ func setKassenzeichen(ctx context.Context, tx *sql.Tx, id, kz string, now time.T
 	return err
 }
 
-// queue lists applications of a municipality in a status, oldest first.
-func queue(ctx context.Context, q querier, ars string, status Status, limit int) ([]appRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+appColumns+` FROM parking_applications
-		WHERE municipality = $1 AND status = $2 ORDER BY created_at, id LIMIT $3`, ars, status, limit)
+// AnyAssignee and Unassigned filter the queue by assignee; any other
+// value is an actor.
+const (
+	AnyAssignee = "*"
+	Unassigned  = ""
+)
+
+// queue lists applications of a municipality in a status, oldest first;
+// assignee filters (AnyAssignee: all).
+func queue(ctx context.Context, q querier, ars string, status Status, assignee string, limit int) ([]appRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+appSelect+` FROM parking_applications
+		WHERE municipality = $1 AND status = $2 AND ($3 = '*' OR assignee = $3) ORDER BY created_at, id LIMIT $4`, ars, status, assignee, limit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -198,7 +212,7 @@ func countActivePermits(ctx context.Context, q querier, ars, personHash string, 
 // openRenewal returns the open renewal of a permit (not rejected or
 // withdrawn); NotFound when there is none.
 func openRenewal(ctx context.Context, q querier, permit string) (appRow, error) {
-	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM parking_applications
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appSelect+` FROM parking_applications
 		WHERE renews_permit = $1 AND status NOT IN ('rejected', 'withdrawn')`, permit))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errs.E(errs.NotFound, "keine Verlängerung")
@@ -318,7 +332,7 @@ func endPermit(ctx context.Context, tx *sql.Tx, number, reason, replacedBy strin
 // openChange returns the open change or reissue of a permit (not rejected
 // or withdrawn, not yet issued); NotFound when there is none.
 func openChange(ctx context.Context, q querier, permit string) (appRow, error) {
-	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM parking_applications
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appSelect+` FROM parking_applications
 		WHERE replaces_permit = $1 AND status NOT IN ('rejected', 'withdrawn')`, permit))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errs.E(errs.NotFound, "keine Änderung")
