@@ -41,6 +41,19 @@ func TestBrowserClerkAccessibility(t *testing.T) {
 	if len(recs) < 2 {
 		t.Fatal("the demo has fewer than two residents with a secondary residence")
 	}
+	// And one pre-checked case (a blocked register entry: every check
+	// passed, a person must look), for the bulk approval.
+	var prechecked receipt
+	for _, r := range residents(t, s) {
+		if strings.HasPrefix(r.Expect, "Auskunftssperre") && len(r.Plates) > 0 {
+			_, prechecked = s.submit(t, applicationBody(r), "")
+			s.waitStatus(t, prechecked, "review")
+			break
+		}
+	}
+	if prechecked.Reference == "" {
+		t.Fatal("the demo has no resident with a blocked register entry")
+	}
 	key := demoKey(t, "casework") // for the other clerk, who decides over the API
 	ctx := newBrowser(t)
 	browserDo(t, ctx, chromedp.EmulateViewport(1280, 900))
@@ -57,6 +70,12 @@ func TestBrowserClerkAccessibility(t *testing.T) {
 		says   string // the page must say this
 	}{
 		{name: "queue", load: open(queue), status: 200, says: recs[1].Reference},
+		{name: "queue, bulk approval", load: func(t *testing.T) int64 {
+			openPage(t, ctx, s, queue)
+			id := controlByLabel(t, ctx, "Antrag "+prechecked.Reference+" auswählen", false)
+			browserDo(t, ctx, chromedp.Click(chromedp.ID(id)))
+			return follow(t, ctx, "Ausgewählte Anträge bewilligen")
+		}, status: 200, says: "1 Antrag bewilligt."},
 		{name: "case", load: open(queue + "/" + recs[0].Reference), status: 200, says: "Antrag bewilligen"},
 		{name: "case, taken", load: func(t *testing.T) int64 { return follow(t, ctx, "Übernehmen") }, status: 200, says: "Sie bearbeiten diesen Antrag"},
 		{name: "case, personal data shown", load: func(t *testing.T) int64 { return follow(t, ctx, "Personendaten anzeigen") }, status: 200,

@@ -7,8 +7,13 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +32,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
 	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // Check-to-decision throughput of the job pipeline (BENCHMARKS.md, issue #3):
@@ -303,6 +309,118 @@ func BenchmarkSubmit(b *testing.B) {
 			for _, clients := range []int{16, 64} {
 				b.Run(fmt.Sprintf("group=%v/clients=%d", f.svc.GroupSubmissions, clients), func(b *testing.B) { run(b, clients) })
 			}
+		})
+	}
+}
+
+// BenchmarkWorkbench: server time of the clerks' queue page and case page
+// with 100,000 applications in the database (BENCHMARKS.md, issue #4;
+// target p99 < 100 ms):
+//
+//	go test -run='^$' -bench='^BenchmarkWorkbench$' -benchtime=2000x ./internal/parking/
+//	scripts/with-postgres.sh go test -run='^$' -bench='^BenchmarkWorkbench$' -benchtime=2000x ./internal/parking/
+//
+// 500 applications of demo residents go through the real pipeline (most
+// approved, the rest in review); they are then copied in SQL to 100,000
+// rows, of which every tenth copy keeps its status and the others are
+// rejected (a backlog of ~1.5 % in review, as in a district that has fallen
+// behind). Each request is a GET with a casework key over HTTP Basic auth
+// through an httptest server, so it includes authentication, the audit
+// entry and the casework_access row each page writes.
+func BenchmarkWorkbench(b *testing.B) {
+	const total = 100_000
+	for _, e := range storetest.Engines(b) {
+		b.Run(string(e), func(b *testing.B) {
+			ctx := context.Background()
+			db := storetest.Open(b, e, sets...)
+			f := newBenchFixture(b, db)
+			client := f.submit(b, 16)
+			f.decide(b, client)
+			stopBenchJobs(client)
+			const cols = `municipality, access_code_hash, request_hash, status, applied_on, data, plate, person_hash, zone_id,
+				duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, kind`
+			for k := 1; k < total/benchApplications; k++ {
+				_, err := db.Write().ExecContext(ctx, `INSERT INTO parking_applications (id, reference, `+cols+`)
+					SELECT id || '-' || `+fmt.Sprint(k)+`, reference || '-' || `+fmt.Sprint(k)+`, municipality, access_code_hash, request_hash,
+						CASE WHEN `+fmt.Sprint(k%10)+` = 0 THEN status ELSE 'rejected' END, applied_on, data, plate, person_hash, zone_id,
+						duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, kind
+					FROM parking_applications WHERE id NOT LIKE '%-%'`)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := db.Write().ExecContext(ctx, "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+			var n, inReview int
+			db.Read().QueryRow(`SELECT count(*), sum(CASE WHEN status = 'review' THEN 1 ELSE 0 END) FROM parking_applications`).Scan(&n, &inReview)
+			var refs []string
+			rows, err := db.Read().Query(`SELECT reference FROM parking_applications WHERE status = 'review' AND id NOT LIKE '%-%'`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+				var r string
+				rows.Scan(&r)
+				refs = append(refs, r)
+			}
+			rows.Close()
+			if n != total || len(refs) == 0 {
+				b.Fatalf("%d applications, %d originals in review; want %d and some", n, len(refs), total)
+			}
+			b.Logf("%d applications, %d in review", n, inReview)
+
+			assets, err := web.NewAssets()
+			if err != nil {
+				b.Fatal(err)
+			}
+			h, err := parking.NewHandler(f.svc, assets)
+			if err != nil {
+				b.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			h.Routes(mux)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			key, err := f.svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleCasework, "Lasttest")
+			if err != nil {
+				b.Fatal(err)
+			}
+			id, secret, _ := strings.Cut(key, ".")
+			get := func(b *testing.B, path string) time.Duration {
+				req, _ := http.NewRequest("GET", srv.URL+path, nil)
+				req.SetBasicAuth(id, secret)
+				start := time.Now()
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				d := time.Since(start)
+				if res.StatusCode != 200 {
+					b.Fatalf("GET %s: %d", path, res.StatusCode)
+				}
+				return d
+			}
+			measure := func(b *testing.B, path func(i int) string) {
+				get(b, path(0)) // warm
+				ds := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := range b.N {
+					ds = append(ds, get(b, path(i)))
+				}
+				b.StopTimer()
+				slices.Sort(ds)
+				b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds())/1000, "p99-ms")
+			}
+			b.Run("queue", func(b *testing.B) {
+				measure(b, func(int) string { return "/sachbearbeitung/bewohnerparken" })
+			})
+			b.Run("case", func(b *testing.B) {
+				measure(b, func(i int) string { return "/sachbearbeitung/bewohnerparken/" + refs[i%len(refs)] })
+			})
 		})
 	}
 }

@@ -306,8 +306,12 @@ func zonesLabel(z string) string {
 // The queue page.
 
 type queueData struct {
-	Clerk        string // who is signed in
-	Filter       string // "", "mir", "frei"
+	Clerk        string    // who is signed in
+	CSRF         string    // the staff session's form token ("" with a key)
+	BulkToken    string    // the bulk approval form's token
+	Bulk         *bulkView // the outcome of a bulk approval
+	AnyBulk      bool      // some case on the page can be approved with others
+	Filter       string    // "", "mir", "frei"
 	TargetDays   int
 	Municipality string
 	Flash        *flashView
@@ -326,6 +330,7 @@ type queueItem struct {
 	Age, Duration                    string
 	Overdue                          bool   // older than the processing target
 	Assignee                         string // "" nobody, "Sie", or a name
+	Prechecked                       bool   // no check failed and the fee is known: may be approved with others
 	Reasons                          []resultView
 }
 
@@ -353,6 +358,12 @@ type reasonCount struct {
 var referenceFormat = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
 
 func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	return h.renderQueue(w, r, c, nil)
+}
+
+// renderQueue shows the queue; bulk is the outcome of a bulk approval
+// just made, or nil.
+func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, c Clerk, bulk *bulkView) error {
 	ctx := r.Context()
 	filter, assignee := r.URL.Query().Get("zuweisung"), AnyAssignee
 	switch filter {
@@ -367,7 +378,8 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 	if err != nil {
 		return err
 	}
-	d := queueData{Clerk: c.Name, Municipality: c.Municipality, Limit: clerkQueueLimit, Filter: filter, TargetDays: ageTargetWorkingDays}
+	d := queueData{Clerk: c.Name, CSRF: c.csrf, BulkToken: h.decisionToken(c.Actor, bulkApproval), Municipality: c.Municipality,
+		Limit: clerkQueueLimit, Filter: filter, TargetDays: ageTargetWorkingDays}
 	if cfg, err := h.svc.config(c.Municipality); err == nil && cfg.Municipality != "" {
 		d.Municipality = c.Municipality
 	}
@@ -380,6 +392,8 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 			AgeDays: h.svc.ageDays(a), Duration: strconv.Itoa(a.DurationMonths) + " Monate", Reasons: openResults(a.Outcome)}
 		it.Age = days(it.AgeDays)
 		it.Overdue = workingDaysBetween(a.AppliedOn, h.svc.today()) > ageTargetWorkingDays
+		it.Prechecked = prechecked(a) && (a.Assignee == "" || a.Assignee == c.Actor)
+		d.AnyBulk = d.AnyBulk || it.Prechecked
 		switch {
 		case a.Assignee == c.Actor:
 			it.Assignee = "Sie"
@@ -411,7 +425,81 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 	if err := h.svc.recordAccess(ctx, c, "", accessViewQueue, clientAddr(r)); err != nil {
 		return err
 	}
+	d.Bulk = bulk
 	return h.pages.Render(w, r, http.StatusOK, "queue.html", d)
+}
+
+// bulkApproval names the bulk approval form in its token.
+const bulkApproval = "bulk-approval"
+
+// maxBulk bounds the cases of one bulk approval.
+const maxBulk = clerkQueueLimit
+
+// prechecked: in review with no failed check and a known fee — the
+// registers confirmed everything and only a person's look is missing
+// (automation off, a declaration to review).
+func prechecked(a Application) bool {
+	if a.Status != Review || a.Outcome == nil || a.Outcome.FeeCents == nil {
+		return false
+	}
+	for _, r := range a.Outcome.Results {
+		if r.Verdict == rules.Fail {
+			return false
+		}
+	}
+	return true
+}
+
+// bulkView is the outcome of a bulk approval.
+type bulkView struct {
+	Approved []string // references
+	Refused  []pair   // reference → why not
+}
+
+// clerkBulkApprove approves the ticked pre-checked cases one by one, each
+// with its own decision, e-mail and audit entry, exactly as if approved on
+// its page; a case that is not (any more) pre-checked or that someone
+// else works on is left with the reason.
+func (h *Handler) clerkBulkApprove(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(c.Actor, bulkApproval))) {
+		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte laden Sie die Liste neu.")
+	}
+	refs := r.PostForm["antrag"]
+	if len(refs) == 0 {
+		return errs.Field("antrag", "Bitte wählen Sie mindestens einen Antrag aus.")
+	}
+	if len(refs) > maxBulk {
+		return errs.Field("antrag", "Höchstens %d Anträge auf einmal.", maxBulk)
+	}
+	bulk := &bulkView{}
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		ref = strings.ToUpper(strings.TrimSpace(ref))
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		a, err := h.svc.caseOf(r.Context(), c, ref)
+		if err == nil && !prechecked(a) {
+			err = errs.E(errs.Conflict, "nicht vorgeprüft oder nicht mehr in Prüfung – bitte einzeln ansehen")
+		}
+		if err == nil {
+			_, err = h.svc.Decide(r.Context(), c.Municipality, ref, ClerkDecision{Approve: true, Clerk: c.Actor, Access: &c, Origin: clientAddr(r)})
+		}
+		switch {
+		case err == nil:
+			bulk.Approved = append(bulk.Approved, ref)
+		case errs.Is(err, errs.Conflict) || errs.Is(err, errs.NotFound):
+			bulk.Refused = append(bulk.Refused, pair{ref, errs.MessageOf(err)})
+		default:
+			return err
+		}
+	}
+	h.svc.logger.Info("audit: casework bulk approval", "actor", c.Actor, "approved", len(bulk.Approved), "refused", len(bulk.Refused))
+	return h.renderQueue(w, r, c, bulk)
 }
 
 // The case page.

@@ -559,3 +559,65 @@ func countAudit(t *testing.T, db *store.DB, actor, action, appID string) int {
 	}
 	return n
 }
+
+// Pre-checked cases (no failed check, fee known) can be approved
+// together; each is decided, mailed and audited on its own, and a case
+// that is not pre-checked or unknown is left with the reason.
+func TestBulkApproval(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		srv := f.pageServer(t)
+		key, err := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sammel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key2, _ := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Andere")
+		blocked, failing := f.byExp[registers.ExpectBlocked], f.byExp[registers.ExpectSecondary]
+		if blocked.Person.FamilyName == "" || failing.Person.FamilyName == "" {
+			t.Fatal("the fixture lacks a blocked or a secondary-residence resident")
+		}
+		submit := func(r registers.DemoResident) (parking.Receipt, parking.Application) {
+			rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(r), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rec, f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		}
+		recA, a := submit(blocked)
+		recB, _ := submit(failing)
+		queue := "/sachbearbeitung/bewohnerparken"
+		c := newClerk(t, srv.URL, key)
+		page := c.get(queue).page
+		if !strings.Contains(page, `name="antrag" value="`+recA.Reference+`"`) || strings.Contains(page, `name="antrag" value="`+recB.Reference+`"`) {
+			t.Fatalf("queue offers bulk approval for the wrong cases (want %s only)\n%s", recA.Reference, page)
+		}
+		tok := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+		if tok == nil {
+			t.Fatal("queue without bulk token")
+		}
+		other := newClerk(t, srv.URL, key2)
+		if res := other.do("POST", queue+"/sammelbewilligung", url.Values{"token": {tok[1]}, "antrag": {recA.Reference}}, nil); res.code != http.StatusForbidden {
+			t.Errorf("bulk approval with another clerk's token: %d, want 403", res.code)
+		}
+		if res := c.do("POST", queue+"/sammelbewilligung", url.Values{"token": {tok[1]}}, nil); res.code != http.StatusBadRequest {
+			t.Errorf("bulk approval of nothing: %d, want 400", res.code)
+		}
+		res := c.do("POST", queue+"/sammelbewilligung", url.Values{"token": {tok[1]}, "antrag": {recA.Reference, recB.Reference, "BP-2026-00000000", recA.Reference}}, nil)
+		if res.code != http.StatusOK || !strings.Contains(res.page, "1 Antrag bewilligt, 2 nicht") ||
+			!strings.Contains(res.page, recB.Reference+": nicht vorgeprüft") || !strings.Contains(res.page, "BP-2026-00000000: Einen Antrag") {
+			t.Fatalf("bulk approval: %d\n%s", res.code, res.page)
+		}
+		if got, _ := f.svc.Get(f.ctx, recA.Reference, recA.AccessCode); got.Status != parking.Approved || got.Events[len(got.Events)-1].By != "clerk:"+keyID(key) {
+			t.Errorf("A after bulk approval: %s", got.Status)
+		}
+		if got, _ := f.svc.Get(f.ctx, recB.Reference, recB.AccessCode); got.Status != parking.Review {
+			t.Errorf("B after bulk approval: %s, want still in review", got.Status)
+		}
+		if n := countAudit(t, db, "clerk:"+keyID(key), "parking.decide", a.ID); n != 1 {
+			t.Errorf("%d audit entries of A's decision, want 1", n)
+		}
+		if ms := f.mails(t, recA.Reference); len(ms) != 2 || !strings.Contains(ms[1].Subject, "bewilligt") {
+			t.Errorf("mails of A: %v, want the receipt and the approval", ms)
+		}
+	}, sets...)
+}

@@ -69,6 +69,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/{reference}", h.pages.Page(h.clerk(h.clerkCase)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/sammelbewilligung", h.pages.Page(h.clerk(h.clerkBulkApprove)))
 
 	// Programs.
 	mux.Handle("POST /api/v1/municipalities/{ars}/parking/applications", web.API(h.apiSubmit))
