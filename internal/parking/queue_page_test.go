@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -618,6 +619,49 @@ func TestBulkApproval(t *testing.T) {
 		}
 		if ms := f.mails(t, recA.Reference); len(ms) != 2 || !strings.Contains(ms[1].Subject, "bewilligt") {
 			t.Errorf("mails of A: %v, want the receipt and the approval", ms)
+		}
+	}, sets...)
+}
+
+// A clerk's reasons come back escaped, on the case page and on the
+// citizen's status page.
+func TestClerkReasonsAreEscaped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		srv := f.pageServer(t)
+		key, err := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sachbearbeitung")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectSecondary]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		payload := `</p><script>alert("xss")</script><img src=x onerror=alert(1)>`
+		c := newClerk(t, srv.URL, key)
+		casePath := "/sachbearbeitung/bewohnerparken/" + rec.Reference
+		res := c.do("POST", casePath+"/entscheidung", url.Values{"token": {c.token(rec.Reference)}, "entscheidung": {"ablehnen"}, "begruendung": {payload}}, nil)
+		if res.code != http.StatusSeeOther {
+			t.Fatalf("rejection: %d\n%s", res.code, res.page)
+		}
+		page := c.get(casePath).page
+		// The citizen's status page, opened with reference and access code.
+		jar, _ := cookiejar.New(nil)
+		citizen := &http.Client{Jar: jar}
+		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		for name, p := range map[string]string{"case page": page, "status page": string(body)} {
+			if !strings.Contains(p, "alert(") {
+				t.Errorf("%s does not show the reasons at all", name)
+			}
+			if strings.Contains(p, "<script>alert") || strings.Contains(p, "<img src=x") {
+				t.Errorf("%s shows the clerk's reasons unescaped", name)
+			}
 		}
 	}, sets...)
 }
