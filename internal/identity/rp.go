@@ -388,7 +388,10 @@ type Link struct{ Href, Label, Hint string }
 
 // Links are the workbench's services, shown on its start page; a
 // Fachverfahren adds its own.
-var Links = []Link{{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung"}}
+var Links = []Link{
+	{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung"},
+	{Href: "/sachbearbeitung/bewohnerparken/berichte", Label: "Bewohnerparken: Berichte", Hint: "für die Teamleitung"},
+}
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request, st *Staff) error {
 	d := homeData{Staff: st, Links: Links}

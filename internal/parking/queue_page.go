@@ -52,11 +52,12 @@ const clerkQueueLimit = 200
 
 // Actions recorded in casework_access.
 const (
-	accessViewQueue = "view_queue"
-	accessViewCase  = "view_case"
-	accessDecide    = "decide"
-	accessDenied    = "denied"      // a case of another municipality was asked for
-	accessReveal    = "reveal_data" // the applicant's personal data were shown unmasked
+	accessViewQueue  = "view_queue"
+	accessViewCase   = "view_case"
+	accessDecide     = "decide"
+	accessDenied     = "denied"      // a case of another municipality was asked for
+	accessReveal     = "reveal_data" // the applicant's personal data were shown unmasked
+	accessViewReport = "view_report" // the Teamleitung's report (counts only)
 )
 
 // recordAccess records that a clerk read the queue (applicationID "") or

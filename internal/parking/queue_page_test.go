@@ -665,3 +665,55 @@ func TestClerkReasonsAreEscaped(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// The report counts every application once, by status, zone and month,
+// and the first decisions with their share of automatic ones; its CSV has
+// the same counts. Without staff sign-in (a casework key) it is refused.
+func TestReport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		f.issue(t, f.byExp[registers.ExpectEligible], prov)
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectSecondary]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Nebenwohnung", Clerk: "clerk:t"}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.svc.Report(f.ctx, demo.Berlin.ARS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := func(cs []parking.ReportCount) (n int) {
+			for _, c := range cs {
+				n += c.Count
+			}
+			return n
+		}
+		if r.Total != 2 || sum(r.ByStatus) != 2 || sum(r.ByZone) != 2 || sum(r.ByMonth) != 2 {
+			t.Errorf("report counts: total %d, status %v, zone %v, month %v; want 2 each", r.Total, r.ByStatus, r.ByZone, r.ByMonth)
+		}
+		if r.Decided != 2 || r.Automatic != 1 {
+			t.Errorf("decided %d, automatic %d; want 2 and 1 (one automatic approval, one clerk's rejection)", r.Decided, r.Automatic)
+		}
+		if r.MedianDays < 0 || r.P90Days < r.MedianDays {
+			t.Errorf("processing times: median %v, p90 %v", r.MedianDays, r.P90Days)
+		}
+		rowSum := 0
+		for _, row := range r.Rows {
+			rowSum += row.Count
+		}
+		if rowSum != 2 {
+			t.Errorf("CSV rows sum to %d, want 2: %+v", rowSum, r.Rows)
+		}
+		if other, _ := f.svc.Report(f.ctx, "051110000000"); other.Total != 0 {
+			t.Errorf("another municipality's report counts %d applications", other.Total)
+		}
+		srv := f.pageServer(t)
+		key, _ := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sachbearbeitung")
+		if res := newClerk(t, srv.URL, key).get("/sachbearbeitung/bewohnerparken/berichte"); res.code != http.StatusForbidden {
+			t.Errorf("report with a casework key: %d, want 403", res.code)
+		}
+	}, sets...)
+}

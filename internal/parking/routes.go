@@ -67,6 +67,7 @@ func (h *Handler) Routes(mux Mux) {
 	// (queue_page.go); every answer is no-store.
 	mux.Handle("GET /sachbearbeitung/bewohnerparken", h.pages.Page(h.clerk(h.clerkQueue)))
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/{reference}", h.pages.Page(h.clerk(h.clerkCase)))
+	mux.Handle("GET /sachbearbeitung/bewohnerparken/berichte", h.pages.Page(h.lead(h.clerkReport)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/sammelbewilligung", h.pages.Page(h.clerk(h.clerkBulkApprove)))
