@@ -29,7 +29,9 @@ type Decision struct {
 	FeeSource string         `json:"fee_source,omitempty"`
 	Reasons   string         `json:"reasons,omitempty"` // the clerk's own words
 	Grounds   []string       `json:"grounds,omitempty"` // rules of the results a clerk's rejection rests on
-	Checks    []CheckRecord  `json:"checks"`
+	// FeeCorrections are the clerks' changes of the fee before approval.
+	FeeCorrections []FeeCorrection `json:"fee_corrections,omitempty"`
+	Checks         []CheckRecord   `json:"checks"`
 }
 
 // CheckRecord says which register answered what, when, and why it was asked.

@@ -521,17 +521,23 @@ type caseData struct {
 	Results       []resultView
 	Checks        []checkView
 	Fee           []pair
-	ClerkReasons  string // the decision's reasons, once decided by a clerk
-	DecidedBy     string
-	Events        []eventView
-	Action        string // where the decision forms post
-	Decidable     bool   // in review
-	CanApprove    bool   // a fee could be determined
-	Token         string
-	Choices       []choiceView // the results that did not pass, to tick as reasons
-	Text          string       // the reasons as typed
-	Errors        map[string]string
-	Conflict      string // why the decision was not stored
+	Notes         []noteView
+	FeeInput      string // the corrected fee as typed
+	FeeReason     string // its justification as typed
+	Note          string // the note as typed
+
+	FeeField, FeeReasonField, NoteField caseFieldView
+	ClerkReasons                        string // the decision's reasons, once decided by a clerk
+	DecidedBy                           string
+	Events                              []eventView
+	Action                              string // where the decision forms post
+	Decidable                           bool   // in review
+	CanApprove                          bool   // a fee could be determined
+	Token                               string
+	Choices                             []choiceView // the results that did not pass, to tick as reasons
+	Text                                string       // the reasons as typed
+	Errors                              map[string]string
+	Conflict                            string // why the decision was not stored
 }
 
 type pair struct{ Key, Value string }
@@ -611,7 +617,14 @@ func (h *Handler) caseData(c Clerk, a Application) caseData {
 			d.CanApprove = true
 			d.Fee = []pair{{"Betrag", FormatCents(*o.FeeCents)}, {"Gebührenstufe", o.FeeTier}, {"Rechtsgrundlage", o.FeeSource}}
 		}
-		if strings.HasPrefix(o.By, "clerk:") {
+		for _, fc := range o.FeeCorrections {
+			from := "keiner"
+			if fc.FromCents >= 0 {
+				from = FormatCents(fc.FromCents)
+			}
+			d.Fee = append(d.Fee, pair{"Korrektur " + berlinTime(fc.At), fmt.Sprintf("von %s auf %s durch %s: %s", from, FormatCents(fc.ToCents), actorLabel(fc.By), fc.Reason)})
+		}
+		if !o.Automatic && (strings.HasPrefix(o.By, "clerk:") || strings.HasPrefix(o.By, "staff:")) {
 			d.ClerkReasons, d.DecidedBy = o.Reasons, actorLabel(o.By)
 		}
 	}
@@ -622,8 +635,8 @@ func (h *Handler) caseData(c Clerk, a Application) caseData {
 		}
 		d.Events = append(d.Events, eventView{At: berlinTime(e.At), From: from, To: e.To.Label(), By: actorLabel(e.By), Note: e.Note})
 	}
+	d.Token = h.decisionToken(c.Actor, a.Reference) // also for notes on decided cases
 	if d.Decidable {
-		d.Token = h.decisionToken(c.Actor, a.Reference)
 		for i, r := range openResults(a.Outcome) {
 			d.Choices = append(d.Choices, choiceView{resultView: r, ID: "grund-" + strconv.Itoa(i+1)})
 		}
@@ -704,7 +717,26 @@ func mask(s string) string {
 	return b.String()
 }
 
+type noteView struct{ At, By, Text string }
+
+// caseFieldView is a text field of the case page's smaller forms.
+type caseFieldView struct {
+	Name, Label, Hint, Value, Error string
+	Area                            bool
+}
+
 func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, status int, d caseData) error {
+	notes, err := h.svc.Notes(r.Context(), d.App.ID)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		d.Notes = append(d.Notes, noteView{At: berlinTime(n.At), By: n.ActorName, Text: n.Text})
+	}
+	d.FeeField = caseFieldView{Name: "gebuehr", Label: "Neuer Betrag in Euro", Hint: "zum Beispiel 10,20", Value: d.FeeInput, Error: d.Errors["gebuehr"]}
+	d.FeeReasonField = caseFieldView{Name: "gebuehr_begruendung", Label: "Begründung der Korrektur", Hint: "Pflichtangabe; sie steht in der Akte.",
+		Value: d.FeeReason, Error: d.Errors["gebuehr_begruendung"], Area: true}
+	d.NoteField = caseFieldView{Name: "notiz", Label: "Neue Notiz", Hint: "höchstens 2000 Zeichen", Value: d.Note, Error: d.Errors["notiz"], Area: true}
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err
 	}
@@ -826,4 +858,86 @@ func clientAddr(r *http.Request) string {
 		return ""
 	}
 	return host
+}
+
+// clerkNote adds an internal note and shows the case again.
+func (h *Handler) clerkNote(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	return h.caseAction(w, r, c, func(ref string, d *caseData) error {
+		d.Note = r.PostFormValue("notiz")
+		return h.svc.AddNote(r.Context(), c, ref, d.Note, clientAddr(r))
+	})
+}
+
+// clerkFee corrects the fee and shows the case again.
+func (h *Handler) clerkFee(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	return h.caseAction(w, r, c, func(ref string, d *caseData) error {
+		d.FeeInput, d.FeeReason = r.PostFormValue("gebuehr"), r.PostFormValue("gebuehr_begruendung")
+		cents, ok := parseEuro(d.FeeInput)
+		if !ok {
+			return errs.Field("gebuehr", "Bitte geben Sie den Betrag in Euro an, zum Beispiel 10,20.")
+		}
+		return h.svc.CorrectFee(r.Context(), c, ref, cents, d.FeeReason, clientAddr(r))
+	})
+}
+
+// caseAction runs a form of the case page: checks the clerk-and-case token,
+// runs act, and shows the case again — after a redirect on success, with
+// the field's message (422) or the conflict (409) otherwise.
+func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, c Clerk, act func(ref string, d *caseData) error) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	ref := strings.ToUpper(strings.TrimSpace(r.PathValue("reference")))
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(h.decisionToken(c.Actor, ref))) {
+		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte öffnen Sie den Antrag erneut.")
+	}
+	var d caseData
+	err := act(ref, &d)
+	if err == nil {
+		http.Redirect(w, r, clerkQueuePath+"/"+ref, http.StatusSeeOther)
+		return nil
+	}
+	if !errs.Is(err, errs.Invalid) && !errs.Is(err, errs.Conflict) {
+		return err
+	}
+	a, lerr := h.svc.caseOf(r.Context(), c, ref)
+	if lerr != nil {
+		return lerr
+	}
+	typed := d
+	d = h.caseData(c, a)
+	d.Note, d.FeeInput, d.FeeReason = typed.Note, typed.FeeInput, typed.FeeReason
+	status := http.StatusConflict
+	if errs.Is(err, errs.Invalid) {
+		status = http.StatusUnprocessableEntity
+		for _, fe := range web.FieldErrors(err) {
+			d.Errors[fe.Parameter] = fe.Detail
+		}
+	} else {
+		d.Conflict = errs.MessageOf(err)
+	}
+	return h.renderCase(w, r, c, status, d)
+}
+
+// euroPattern: whole euros with an optional decimal comma (or point) and
+// one or two cents digits.
+var euroPattern = regexp.MustCompile(`^(\d{1,7})(?:[,.](\d{1,2}))?$`)
+
+// parseEuro reads "10", "10,2", "10,20" or "10.20" (and an optional €).
+func parseEuro(s string) (int64, bool) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "€"))
+	m := euroPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	euros, _ := strconv.ParseInt(m[1], 10, 64)
+	cents := int64(0)
+	if m[2] != "" {
+		c, _ := strconv.ParseInt(m[2], 10, 64)
+		if len(m[2]) == 1 {
+			c *= 10
+		}
+		cents = c
+	}
+	return euros*100 + cents, true
 }

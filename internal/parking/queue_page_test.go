@@ -717,3 +717,79 @@ func TestReport(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// Internal notes stay internal; a fee correction needs a justification,
+// is shown in the case and charged on approval; after the decision the
+// fee is fixed.
+func TestNotesAndFeeCorrection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		srv := f.pageServer(t)
+		key, _ := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sachbearbeitung")
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectBlocked]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		c := newClerk(t, srv.URL, key)
+		casePath := "/sachbearbeitung/bewohnerparken/" + rec.Reference
+		tok := c.token(rec.Reference) // bound to clerk and case: it stays the same
+		post := func(what string, form url.Values) answer {
+			form.Set("token", tok)
+			return c.do("POST", casePath+"/"+what, form, nil)
+		}
+		if res := post("notiz", url.Values{"notiz": {"  "}}); res.code != http.StatusUnprocessableEntity || !strings.Contains(res.page, "Bitte schreiben Sie eine Notiz") {
+			t.Errorf("empty note: %d\n%s", res.code, res.page)
+		}
+		if res := post("notiz", url.Values{"notiz": {strings.Repeat("ä", 2001)}}); res.code != http.StatusUnprocessableEntity || !strings.Contains(res.page, strings.Repeat("ä", 2001)) {
+			t.Errorf("too long note: %d, want 422 keeping the text", res.code)
+		}
+		if res := post("notiz", url.Values{"notiz": {"Rückruf bei der Meldebehörde vereinbart"}}); res.code != http.StatusSeeOther {
+			t.Fatalf("note: %d\n%s", res.code, res.page)
+		}
+		if page := c.get(casePath).page; !strings.Contains(page, "Rückruf bei der Meldebehörde vereinbart") {
+			t.Error("case page does not show the note")
+		}
+		if n := countAudit(t, db, "clerk:"+keyID(key), "parking.note", a.ID); n != 1 {
+			t.Errorf("%d audit entries of the note, want 1", n)
+		}
+
+		for _, tc := range []struct{ fee, reason, want string }{
+			{"zehn", "Härtefall", "Bitte geben Sie den Betrag in Euro an"},
+			{"10,205", "Härtefall", "Bitte geben Sie den Betrag in Euro an"},
+			{"12,5", "", "Bitte begründen Sie die Korrektur"},
+		} {
+			if res := post("gebuehr", url.Values{"gebuehr": {tc.fee}, "gebuehr_begruendung": {tc.reason}}); res.code != http.StatusUnprocessableEntity || !strings.Contains(res.page, tc.want) {
+				t.Errorf("fee %q reason %q: %d, want 422 saying %q", tc.fee, tc.reason, res.code, tc.want)
+			}
+		}
+		if res := post("gebuehr", url.Values{"gebuehr": {"12,5 €"}, "gebuehr_begruendung": {"Zweitfahrzeug entfällt"}}); res.code != http.StatusSeeOther {
+			t.Fatalf("fee correction: %d\n%s", res.code, res.page)
+		}
+		if page := c.get(casePath).page; !strings.Contains(page, "auf 12,50 €") || !strings.Contains(page, "Zweitfahrzeug entfällt") {
+			t.Error("case page does not show the correction")
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: true, Clerk: "clerk:" + keyID(key)}); err != nil {
+			t.Fatal(err)
+		}
+		got := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
+		if got.FeeCents == nil || *got.FeeCents != 1250 {
+			t.Errorf("fee after approval: %v, want 1250", got.FeeCents)
+		}
+		if res := post("gebuehr", url.Values{"gebuehr": {"1"}, "gebuehr_begruendung": {"zu spät"}}); res.code != http.StatusConflict {
+			t.Errorf("fee correction after the decision: %d, want 409", res.code)
+		}
+		// The citizen sees neither the note nor the clerk's name.
+		jar, _ := cookiejar.New(nil)
+		citizen := &http.Client{Jar: jar}
+		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if !strings.Contains(string(body), rec.Reference) || strings.Contains(string(body), "Rückruf bei der Meldebehörde") {
+			t.Errorf("status page: want the case without the internal note")
+		}
+	}, sets...)
+}

@@ -120,6 +120,7 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 					outcome = '', access_code_hash = '', assignee = '', assignee_name = '', assigned_at = NULL,
 					anonymised_at = $2, updated_at = $2 WHERE id = $1`, []any{id, now}},
 				{`UPDATE parking_events SET note = '' WHERE application_id = $1`, []any{id}},
+				{`DELETE FROM parking_notes WHERE application_id = $1`, []any{id}},
 				// A permit keeps its number and dates; its plate becomes a
 				// placeholder that stays unique per permit, and the token,
 				// which carries the plate, goes.

@@ -70,6 +70,8 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/berichte", h.pages.Page(h.lead(h.clerkReport)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/notiz", h.pages.Page(h.clerk(h.clerkNote)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/gebuehr", h.pages.Page(h.clerk(h.clerkFee)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/sammelbewilligung", h.pages.Page(h.clerk(h.clerkBulkApprove)))
 
 	// Programs.
