@@ -538,6 +538,28 @@ func (h *Handler) permitPDF(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// decisionPDF sends the Bescheid of a rejected application.
+func (h *Handler) decisionPDF(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("reference")
+	code := h.codeFromCookie(r, ref)
+	if code == "" {
+		return errs.E(errs.Unauthenticated, "Bitte öffnen Sie zuerst die Statusseite mit Ihrem Zugangscode.")
+	}
+	a, err := h.svc.Get(r.Context(), ref, code)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := h.svc.RenderDecisionLetter(&buf, a); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `attachment; filename="Bescheid-`+a.Reference+`.pdf"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
 type verifyData struct {
 	Valid      bool
 	Status     string

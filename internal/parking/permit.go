@@ -19,13 +19,7 @@ func (s *Service) RenderPermit(w io.Writer, a Application) error {
 		return errs.E(errs.Conflict, "Der Ausweis %s gilt nicht mehr (%s am %s); es gibt ihn daher nicht mehr zum Herunterladen.",
 			p.Number, map[string]string{"replaced": "ersetzt", "cancelled": "zurückgegeben"}[p.EndReason], germanDay(p.EndedOn))
 	}
-	authority := s.Authority[a.Municipality]
-	if authority == "" {
-		authority = "Straßenverkehrsbehörde"
-		if c, err := s.config(a.Municipality); err == nil {
-			authority += " " + c.Municipality
-		}
-	}
+	authority := s.authorityOf(a.Municipality)
 	return documents.RenderPermitPDF(w, documents.PermitDocument{
 		Authority:    authority,
 		PermitNumber: p.Number,

@@ -1,6 +1,8 @@
 package parking_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"database/sql"
 	"io"
@@ -12,8 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/encoding/charmap"
 	"opencode.de/rathaus/rathaus/internal/audit"
+
 	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/registers"
@@ -792,4 +797,86 @@ func TestNotesAndFeeCorrection(t *testing.T) {
 			t.Errorf("status page: want the case without the internal note")
 		}
 	}, sets...)
+}
+
+// A rejected application has its Bescheid as a PDF on the status page:
+// reasons, the clerk's words and the municipality's Rechtsbehelfsbelehrung;
+// other applications have none, and without the access code there is none.
+func TestDecisionLetter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		srv := f.pageServer(t)
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectSecondary]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		var ground string
+		for _, r := range a.Outcome.Results {
+			if r.Verdict == rules.Fail {
+				ground = r.Rule
+			}
+		}
+		if err := f.svc.RenderDecisionLetter(io.Discard, a); !errs.Is(err, errs.NotFound) {
+			t.Errorf("letter of a case in review = %v, want NotFound", err)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Die Nebenwohnung genügt in Berlin nicht.",
+			Grounds: []string{ground}, Clerk: "clerk:t"}); err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		citizen := &http.Client{Jar: jar}
+		if r, err := citizen.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf"); err != nil || r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("letter without the access code: %v %v, want 401", r.StatusCode, err)
+		}
+		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if !strings.Contains(string(page), "/bescheid.pdf") {
+			t.Error("status page of a rejected application does not offer the Bescheid")
+		}
+		r, err = citizen.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdf, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+			t.Fatalf("Bescheid: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		text := pdfStrings(t, pdf)
+		for _, want := range []string{rec.Reference, "wird abgelehnt", "Die Nebenwohnung genügt in Berlin nicht.", "Rechtsbehelfsbelehrung", "Widerspruch",
+			f.byExp[registers.ExpectSecondary].Person.FamilyName} {
+			if !strings.Contains(text, want) {
+				t.Errorf("Bescheid lacks %q", want)
+			}
+		}
+	}, sets...)
+}
+
+// pdfStrings is the text of a PDF's (Flate) content streams, decoded from
+// Windows-1252, good enough to find words in.
+func pdfStrings(t *testing.T, pdf []byte) string {
+	t.Helper()
+	var out strings.Builder
+	for _, part := range bytes.Split(pdf, []byte(">>\nstream\n"))[1:] {
+		end := bytes.Index(part, []byte("endstream"))
+		if end < 0 {
+			continue
+		}
+		zr, err := zlib.NewReader(bytes.NewReader(part[:end]))
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(zr)
+		for _, m := range regexp.MustCompile(`\(((?:[^()\\]|\\.)*)\)\s*Tj`).FindAllSubmatch(b, -1) {
+			s := strings.NewReplacer(`\(`, "(", `\)`, ")", `\\`, `\`).Replace(string(m[1]))
+			dec, _ := charmap.Windows1252.NewDecoder().String(s)
+			out.WriteString(dec + " ")
+		}
+	}
+	return strings.Join(strings.Fields(out.String()), " ")
 }

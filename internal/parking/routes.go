@@ -53,6 +53,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("POST /bewohnerparken/status/{reference}", h.pages.Page(h.statusPost))
 	mux.Handle("POST /bewohnerparken/status/{reference}/bezahlen", h.pages.Page(h.payPost))
 	mux.Handle("GET /bewohnerparken/status/{reference}/ausweis.pdf", h.pages.Page(h.permitPDF))
+	mux.Handle("GET /bewohnerparken/status/{reference}/bescheid.pdf", h.pages.Page(h.decisionPDF))
 	mux.Handle("GET /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPage))
 	mux.Handle("POST /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPost))
 	mux.Handle("GET /bewohnerparken/status/{reference}/aendern", h.pages.Page(h.changePage))

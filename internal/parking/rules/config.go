@@ -20,8 +20,12 @@ type Config struct {
 	ARS          string // Amtlicher Regionalschlüssel, 12 digits
 	Municipality string // name, e.g. "Freiburg im Breisgau"
 	Note         string // the file's "_note": sources and assumptions, for people
-	Rules        []RuleSet
-	Fees         []FeeSchedule
+	// Remedy is the Rechtsbehelfsbelehrung of the municipality's decisions
+	// (Widerspruch or Klage depends on the Land; § 58 VwGO). Without it a
+	// decision lets the one-year period of § 58 Abs. 2 VwGO run; Load warns.
+	Remedy string
+	Rules  []RuleSet
+	Fees   []FeeSchedule
 }
 
 // Warning is something legally doubtful in a configuration that still loads:

@@ -91,6 +91,10 @@ func (l *loader) config(root *node) *Config {
 		l.fail("ars", "Der Regionalschlüssel (ARS) besteht aus genau 12 Ziffern, nicht %q.", c.ARS)
 	}
 	c.Municipality = o.str("municipality", true)
+	c.Remedy = o.str("remedy", false)
+	if c.Remedy == "" {
+		l.warn("remedy", "Keine Rechtsbehelfsbelehrung (remedy): Bescheide ohne sie lassen die Jahresfrist des § 58 Abs. 2 VwGO laufen.")
+	}
 	items, path := o.list("rules", true)
 	for i, n := range items {
 		c.Rules = append(c.Rules, l.ruleSet(joinIndex(path, i), n))

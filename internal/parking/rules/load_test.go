@@ -46,8 +46,9 @@ func TestLoadMinimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ws) != 0 {
-		t.Errorf("warnings %v, want none", ws)
+	// The one warning: no Rechtsbehelfsbelehrung.
+	if len(ws) != 1 || ws[0].Path != "remedy" || !strings.Contains(ws[0].Message, "§ 58 Abs. 2 VwGO") {
+		t.Errorf("warnings %v, want the missing remedy only", ws)
 	}
 	want := &Config{
 		ARS: "110000000000", Municipality: "Testhausen", Note: "Kleinste gültige Datei.",

@@ -13,6 +13,7 @@ type configJSON struct {
 	Note         string            `json:"_note,omitempty"`
 	ARS          string            `json:"ars"`
 	Municipality string            `json:"municipality"`
+	Remedy       string            `json:"remedy,omitempty"`
 	Rules        []ruleSetJSON     `json:"rules"`
 	Fees         []feeScheduleJSON `json:"fees"`
 }
@@ -79,7 +80,7 @@ type reductionJSON struct {
 
 // MarshalJSON writes the configuration in the file format Load reads.
 func (c Config) MarshalJSON() ([]byte, error) {
-	out := configJSON{Note: c.Note, ARS: c.ARS, Municipality: c.Municipality,
+	out := configJSON{Note: c.Note, ARS: c.ARS, Municipality: c.Municipality, Remedy: c.Remedy,
 		Rules: []ruleSetJSON{}, Fees: []feeScheduleJSON{}}
 	for _, rs := range c.Rules {
 		out.Rules = append(out.Rules, rs.toJSON())
