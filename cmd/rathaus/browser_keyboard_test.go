@@ -53,7 +53,7 @@ func tabTo(t *testing.T, ctx context.Context, want func(focused) bool, act func(
 func TestBrowserKeyboardOnlyApplication(t *testing.T) {
 	requireChromium(t)
 	s := demoServer(t)
-	r := parkingResident(t, s, residentCitizenWay)
+	r := parkingResident(t, s, residentKeyboard)
 	ctx := newBrowser(t)
 	browserDo(t, ctx, chromedp.EmulateViewport(1280, 900))
 	if status := openPage(t, ctx, s, "/bewohnerparken/antrag"); status != 200 {

@@ -40,6 +40,7 @@ const (
 	residentCitizenWay    = 1
 	residentDoubleSubmit  = 2
 	residentAccessibility = 3
+	residentKeyboard      = 4
 )
 
 func parkingResident(t *testing.T, s *server, n int) demoResident {
