@@ -44,8 +44,9 @@ func newSignIn(m mode, cfg *config.Config, db *store.DB, logger *slog.Logger, ba
 		}
 		return s
 	case cfg.OIDCIssuer != "":
+		roleMap, _ := cfg.RoleMap() // checked by cfg.Validate
 		return &signIn{opts: identity.Options{DB: db, Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
-			BaseURL: base, Logger: logger}}
+			BaseURL: base, Logger: logger, RoleClaim: cfg.OIDCRoleClaim, MunicipalityClaim: cfg.OIDCARSClaim, RoleMap: roleMap}}
 	}
 	return nil
 }

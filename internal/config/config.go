@@ -60,6 +60,9 @@ type Config struct {
 	OIDCIssuer          string // staff sign-in: the identity provider's issuer URL
 	OIDCClientID        string
 	OIDCClientSecret    string // (secret)
+	OIDCRoleClaim       string // claim with the roles (default rathaus_roles)
+	OIDCARSClaim        string // claim with the municipality's ARS (default rathaus_ars)
+	OIDCRoleMap         string // "GROUP=ROLE,…": the provider's values of the role claim → clerk, lead, admin
 }
 
 // The values of RATHAUS_PARKING_REGISTERS and RATHAUS_PAYMENT_PROVIDER.
@@ -238,6 +241,12 @@ func (c *Config) options() []*option {
 	add(o("oidc-client-id", "RATHAUS_OIDC_CLIENT_ID", "client id of Rathaus at the OpenID Connect provider (redirect URI: PUBLIC_URL/sachbearbeitung/anmeldung)", public, s, g))
 	s, g = str(&c.OIDCClientSecret)
 	add(o("oidc-client-secret", "RATHAUS_OIDC_CLIENT_SECRET", "client secret of Rathaus at the OpenID Connect provider; prefer RATHAUS_OIDC_CLIENT_SECRET_FILE", secretValue, s, g))
+	s, g = str(&c.OIDCRoleClaim)
+	add(o("oidc-role-claim", "RATHAUS_OIDC_ROLE_CLAIM", "ID-token claim with the staff member's roles or groups (string or array; default rathaus_roles)", public, s, g))
+	s, g = str(&c.OIDCARSClaim)
+	add(o("oidc-ars-claim", "RATHAUS_OIDC_ARS_CLAIM", "ID-token claim with the ARS of the staff member's municipality (default rathaus_ars)", public, s, g))
+	s, g = str(&c.OIDCRoleMap)
+	add(o("oidc-role-map", "RATHAUS_OIDC_ROLE_MAP", `maps the provider's values of the role claim to Rathaus roles, e.g. "parken-sb=clerk,parken-tl=lead,parken-admin=admin"; unset: the claim carries clerk, lead, admin`, public, s, g))
 	s, g = boolean(&c.UnsafeNoDurability)
 	add(o("unsafe-no-durability", "RATHAUS_UNSAFE_NO_DURABILITY", "DANGER: run on a database that may lose committed data (tests only)", public, s, g))
 	return opts
@@ -317,6 +326,9 @@ func (c *Config) Validate(mode Mode) error {
 		} else if u, err := url.Parse(c.OIDCIssuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
 			p = append(p, fmt.Sprintf("RATHAUS_OIDC_ISSUER %q: erwartet eine https-URL (http nur für localhost)", c.OIDCIssuer))
 		}
+	}
+	if _, err := c.RoleMap(); err != nil {
+		p = append(p, err.Error())
 	}
 	if mode != Tool {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil {
@@ -514,4 +526,21 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// RoleMap parses RATHAUS_OIDC_ROLE_MAP ("GROUP=ROLE,…"); nil when unset.
+func (c *Config) RoleMap() (map[string]string, error) {
+	if strings.TrimSpace(c.OIDCRoleMap) == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, pair := range strings.Split(c.OIDCRoleMap, ",") {
+		from, to, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || (to != "clerk" && to != "lead" && to != "admin") {
+			return nil, fmt.Errorf("RATHAUS_OIDC_ROLE_MAP %q: erwartet GRUPPE=ROLLE, durch Kommas getrennt; Rollen sind clerk, lead und admin", pair)
+		}
+		m[from] = to
+	}
+	return m, nil
 }

@@ -195,6 +195,8 @@ func TestParkingOptions(t *testing.T) {
 			"RATHAUS_OIDC_CLIENT_SECRET": "oidc-geheimnis-0123456789"}, `RATHAUS_OIDC_ISSUER "http://idp.example": erwartet eine https-URL`},
 		{"staff sign-in without secret", Serve, map[string]string{"RATHAUS_OIDC_ISSUER": "https://idp.example", "RATHAUS_OIDC_CLIENT_ID": "rathaus"},
 			"RATHAUS_OIDC_ISSUER, RATHAUS_OIDC_CLIENT_ID und RATHAUS_OIDC_CLIENT_SECRET gehören zusammen"},
+		{"role map", Serve, map[string]string{"RATHAUS_OIDC_ROLE_MAP": "parken-sb=clerk, parken-tl=lead"}, ""},
+		{"role map to an unknown role", Serve, map[string]string{"RATHAUS_OIDC_ROLE_MAP": "parken-sb=clerk,chef=boss"}, `RATHAUS_OIDC_ROLE_MAP "chef=boss": erwartet GRUPPE=ROLLE`},
 		{"audit key broken", Serve, map[string]string{"RATHAUS_AUDIT_SIGNING_KEY": junk}, "RATHAUS_AUDIT_SIGNING_KEY: kein privater ECDSA-Schlüssel"},
 		{"demo mode", Demo, map[string]string{"RATHAUS_DATABASE_URL": "", "RATHAUS_PARKING_MUNICIPALITY": "", "RATHAUS_PARKING_SIGNING_KEY": "", "RATHAUS_PARKING_AUTHORITY": "",
 			"RATHAUS_PAYMENT_PROVIDER": ""}, "RATHAUS_PARKING_REGISTERS, RATHAUS_PAYMENT_SECRET: gilt nur für rathaus serve; die Demo richtet Bewohnerparken selbst ein"},

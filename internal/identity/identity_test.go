@@ -52,7 +52,7 @@ var staff = []DevUser{
 	{Username: "gast", Password: "geheim-3", Subject: "u-3", Name: "Gast ohne Rolle", Roles: []string{"visitor"}, Municipality: "110000000000"},
 }
 
-func newEnv(t *testing.T, db *store.DB) *env {
+func newEnv(t *testing.T, db *store.DB, mods ...func(*Options)) *env {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -61,8 +61,12 @@ func newEnv(t *testing.T, db *store.DB) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now()}
-	rp, err := NewRP(Options{DB: db, Issuer: srv.URL + DevPath, ClientID: "rathaus", ClientSecret: "client-secret-0123456789",
-		BaseURL: srv.URL, Logger: slog.New(slog.DiscardHandler), Now: clk.Now}, assets)
+	o := Options{DB: db, Issuer: srv.URL + DevPath, ClientID: "rathaus", ClientSecret: "client-secret-0123456789",
+		BaseURL: srv.URL, Logger: slog.New(slog.DiscardHandler), Now: clk.Now}
+	for _, m := range mods {
+		m(&o)
+	}
+	rp, err := NewRP(o, assets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,4 +477,24 @@ func tableText(t *testing.T, db *store.DB, table string) string {
 		}
 	}
 	return b.String()
+}
+
+// A provider's own group names map to Rathaus's roles; unmapped values
+// grant nothing, and a map to an unknown role is refused at start.
+func TestRoleMap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, func(o *Options) { o.RoleMap = map[string]string{"visitor": RoleLead} })
+		if r := e.signIn("gast", "geheim-3"); r.code != http.StatusOK || !strings.Contains(r.body, "(Teamleitung;") {
+			t.Errorf("mapped group: %d\n%s", r.code, r.body)
+		}
+		e.jar = newJar()
+		e.http.Jar = e.jar
+		if r := e.signIn("sabine", "geheim-1"); r.code != http.StatusForbidden {
+			t.Errorf("value the map does not name: %d, want 403", r.code)
+		}
+	}, audit.Migrations, Migrations)
+	assets, _ := web.NewAssets()
+	if _, err := NewRP(Options{Issuer: "https://idp.example", ClientID: "c", ClientSecret: "s", RoleMap: map[string]string{"x": "boss"}}, assets); err == nil {
+		t.Error("a role map to an unknown role was accepted")
+	}
 }

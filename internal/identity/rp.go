@@ -46,8 +46,16 @@ type Options struct {
 	BaseURL string
 	// HTTPClient talks to the identity provider (default: 10 s timeout).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// RoleClaim and MunicipalityClaim name the ID token's claims that
+	// carry the roles (a string or an array of strings) and the ARS
+	// (default ClaimRoles, ClaimMunicipality).
+	RoleClaim, MunicipalityClaim string
+	// RoleMap maps the provider's values of the role claim (its group
+	// names) to Rathaus's roles; without it the claim must carry "clerk",
+	// "lead", "admin" themselves. Values it does not name are ignored.
+	RoleMap map[string]string
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // RP is the workbench's side of OpenID Connect: sign-in, sessions,
@@ -73,6 +81,17 @@ func NewRP(o Options, assets *web.Assets) (*RP, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RoleClaim == "" {
+		o.RoleClaim = ClaimRoles
+	}
+	if o.MunicipalityClaim == "" {
+		o.MunicipalityClaim = ClaimMunicipality
+	}
+	for from, to := range o.RoleMap {
+		if to != RoleClerk && to != RoleLead && to != RoleAdmin {
+			return nil, fmt.Errorf("identity: role map %q → %q: roles are %s, %s and %s", from, to, RoleClerk, RoleLead, RoleAdmin)
+		}
 	}
 	pages, err := web.NewTemplates(assets, templateFiles, "templates/*.html")
 	if err != nil {
@@ -151,10 +170,43 @@ func (rp *RP) signIn(w http.ResponseWriter, r *http.Request) error {
 
 // idClaims are the claims Rathaus reads from the ID token.
 type idClaims struct {
-	Name              string   `json:"name"`
-	PreferredUsername string   `json:"preferred_username"`
-	Roles             []string `json:"rathaus_roles"`
-	Municipality      string   `json:"rathaus_ars"`
+	Name              string
+	PreferredUsername string
+	Roles             []string // the role claim's values, as the provider sends them
+	Municipality      string
+}
+
+// claims reads the ID token's claims: name, user name, the role claim (a
+// string or an array of strings) and the municipality claim.
+func (rp *RP) claims(idt *oidc.IDToken) (idClaims, error) {
+	var raw map[string]any
+	if err := idt.Claims(&raw); err != nil {
+		return idClaims{}, err
+	}
+	str := func(k string) string { s, _ := raw[k].(string); return s }
+	c := idClaims{Name: str("name"), PreferredUsername: str("preferred_username"), Municipality: str(rp.o.MunicipalityClaim)}
+	switch v := raw[rp.o.RoleClaim].(type) {
+	case string:
+		c.Roles = []string{v}
+	case []any:
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				c.Roles = append(c.Roles, s)
+			}
+		}
+	}
+	return c, nil
+}
+
+// role maps a value of the role claim to a role of Rathaus ("" none).
+func (rp *RP) role(v string) string {
+	if rp.o.RoleMap != nil {
+		return rp.o.RoleMap[v]
+	}
+	if v == RoleClerk || v == RoleLead || v == RoleAdmin {
+		return v
+	}
+	return ""
 }
 
 var arsPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -216,7 +268,7 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	var c idClaims
 	if err == nil {
-		err = idt.Claims(&c)
+		c, err = rp.claims(idt)
 	}
 	if err != nil {
 		rp.o.Logger.Warn("security: ID token rejected", "err", err)
@@ -224,8 +276,8 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) error {
 			Text: "Die Bestätigung des Anmeldedienstes ist ungültig.", Retry: true})
 	}
 	var roles []string
-	for _, role := range c.Roles {
-		if (role == RoleClerk || role == RoleLead || role == RoleAdmin) && !slices.Contains(roles, role) {
+	for _, v := range c.Roles {
+		if role := rp.role(v); role != "" && !slices.Contains(roles, role) {
 			roles = append(roles, role)
 		}
 	}
