@@ -138,3 +138,49 @@ func TestBrowserReport(t *testing.T) {
 		t.Errorf("report for a clerk: %d, want 403", code)
 	}
 }
+
+// The Fachadministration checks a new rule file: a valid one with a
+// higher fee shows the change, a broken one every error with its path;
+// both pages under axe. A clerk is refused.
+func TestBrowserRulesCheck(t *testing.T) {
+	source, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, err := os.ReadFile(filepath.Join("..", "..", "internal", "parking", "rules", "municipalities", "110000000000-berlin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dearer, broken := filepath.Join(dir, "teurer.json"), filepath.Join(dir, "kaputt.json")
+	os.WriteFile(dearer, []byte(strings.Replace(string(berlin), `"amount_cents": 2040`, `"amount_cents": 3000`, 1)), 0o600)
+	os.WriteFile(broken, []byte(strings.Replace(string(berlin), `"amount_cents": 2040`, `"amount_cents": -5`, 1)), 0o600)
+
+	requireChromium(t)
+	s := demoServer(t)
+	ctx := newBrowser(t)
+	browserDo(t, ctx, chromedp.EmulateViewport(1280, 900))
+	staffSignIn(t, ctx, s, "fachadministration", "/sachbearbeitung/bewohnerparken/regeln")
+	check := func(t *testing.T, file string, status int64, says string) {
+		t.Helper()
+		browserDo(t, ctx, chromedp.SetUploadFiles(chromedp.ID("datei"), []string{file}))
+		if code := follow(t, ctx, "Datei prüfen"); code != status {
+			t.Fatalf("check %s: %d, want %d", filepath.Base(file), code, status)
+		}
+		if text := evalJS[string](t, ctx, `document.querySelector('main').textContent.replace(/\s+/g, ' ')`); !strings.Contains(text, says) {
+			t.Errorf("check %s does not say %q:\n%s", filepath.Base(file), says, text)
+		}
+		res := runAxe(t, ctx, string(source))
+		if res.Passes < 10 || len(res.Violations) > 0 {
+			t.Errorf("rules page: axe passed %d, violations:%s", res.Passes, res.report())
+		}
+	}
+	check(t, dearer, 200, "24 Monate: 30,00 € (bisher: 24 Monate: 20,40 €)")
+	check(t, broken, 422, "fees[0].tiers[0].amount_cents")
+
+	ctx2 := newBrowser(t)
+	staffSignIn(t, ctx2, s, "sachbearbeitung", "/sachbearbeitung")
+	if code := openPage(t, ctx2, s, "/sachbearbeitung/bewohnerparken/regeln"); code != 403 {
+		t.Errorf("rules page for a clerk: %d, want 403", code)
+	}
+}

@@ -393,7 +393,13 @@ func CheckCSRF(r *http.Request, st *Staff) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return errs.E(errs.Forbidden, "Anfragen von anderen Websites werden nicht angenommen.")
 	}
-	if err := web.ParseForm(r); err != nil {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// An upload: the token is a field of the multipart body (the body
+		// limit of the server bounds it).
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			return errs.E(errs.Invalid, "Das Formular konnte nicht gelesen werden.")
+		}
+	} else if err := web.ParseForm(r); err != nil {
 		return err
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(st.CSRF)) != 1 {
@@ -443,6 +449,7 @@ type Link struct{ Href, Label, Hint string }
 var Links = []Link{
 	{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung"},
 	{Href: "/sachbearbeitung/bewohnerparken/berichte", Label: "Bewohnerparken: Berichte", Hint: "für die Teamleitung"},
+	{Href: "/sachbearbeitung/bewohnerparken/regeln", Label: "Bewohnerparken: Regeln und Gebühren", Hint: "für die Fachadministration"},
 }
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request, st *Staff) error {
