@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -179,7 +178,7 @@ func TestSignInSessionAndSignOut(t *testing.T) {
 			t.Errorf("%d sessions of u-1, want 1", n)
 		}
 		cookie := e.cookie()
-		if cookie == "" || strings.Contains(tableText(t, db, "identity_sessions"), cookie) {
+		if cookie == "" || strings.Contains(storetest.TableText(t, db, "identity_sessions"), cookie) {
 			t.Errorf("cookie %q missing or stored in clear", cookie)
 		}
 		// Sign-in is in the audit log.
@@ -451,32 +450,6 @@ func (e *env) cookie() string {
 func (e *env) setCookie(v string) {
 	u, _ := url.Parse(e.srv.URL + HomePath)
 	e.jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: v, Path: HomePath}})
-}
-
-// tableText is every value of a table, for searching secrets in it.
-func tableText(t *testing.T, db *store.DB, table string) string {
-	t.Helper()
-	rows, err := db.Read().Query("SELECT * FROM " + table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var b strings.Builder
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vals {
-			b.WriteString(fmt.Sprint(v) + "|")
-		}
-	}
-	return b.String()
 }
 
 // A provider's own group names map to Rathaus's roles; unmapped values

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -518,28 +519,17 @@ func (h *Handler) payPost(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) permitPDF(w http.ResponseWriter, r *http.Request) error {
-	ref := r.PathValue("reference")
-	code := h.codeFromCookie(r, ref)
-	if code == "" {
-		return errs.E(errs.Unauthenticated, "Bitte öffnen Sie zuerst die Statusseite mit Ihrem Zugangscode.")
-	}
-	a, err := h.svc.Get(r.Context(), ref, code)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := h.svc.RenderPermit(&buf, a); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", `attachment; filename="Bewohnerparkausweis-`+a.Reference+`.pdf"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(buf.Bytes())
-	return err
+	return h.sendPDF(w, r, "Bewohnerparkausweis", h.svc.RenderPermit)
 }
 
 // decisionPDF sends the Bescheid of a rejected application.
 func (h *Handler) decisionPDF(w http.ResponseWriter, r *http.Request) error {
+	return h.sendPDF(w, r, "Bescheid", h.svc.RenderDecisionLetter)
+}
+
+// sendPDF sends a document of the application the status page's cookie
+// opens, rendered by render, as an attachment named name-<reference>.pdf.
+func (h *Handler) sendPDF(w http.ResponseWriter, r *http.Request, name string, render func(io.Writer, Application) error) error {
 	ref := r.PathValue("reference")
 	code := h.codeFromCookie(r, ref)
 	if code == "" {
@@ -550,11 +540,11 @@ func (h *Handler) decisionPDF(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := h.svc.RenderDecisionLetter(&buf, a); err != nil {
+	if err := render(&buf, a); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", `attachment; filename="Bescheid-`+a.Reference+`.pdf"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`-`+a.Reference+`.pdf"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, err = w.Write(buf.Bytes())
 	return err

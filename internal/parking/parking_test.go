@@ -609,36 +609,6 @@ func (f *fixture) pay(t *testing.T, rec parking.Receipt, prov *recordingProvider
 	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Issued })
 }
 
-// tableText returns every row of a table as text, for searching personal data.
-func tableText(t *testing.T, db *store.DB, table string) string {
-	t.Helper()
-	rows, err := db.Read().QueryContext(context.Background(), "SELECT * FROM "+table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var b strings.Builder
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vals {
-			if bs, ok := v.([]byte); ok {
-				v = string(bs)
-			}
-			fmt.Fprintf(&b, "%v\x1f", v)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f, prov := newFixture(t, db)
@@ -668,7 +638,7 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		find := func(r registers.DemoResident) []string {
 			var where []string
 			for _, table := range tables {
-				text := tableText(t, db, table)
+				text := storetest.TableText(t, db, table)
 				for _, s := range secrets(r) {
 					if strings.Contains(text, s) {
 						where = append(where, table+": "+s)
@@ -681,7 +651,7 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 			t.Fatal("the fixture stored no personal data to begin with: the test would prove nothing")
 		}
 		for _, e := range emails {
-			if !strings.Contains(tableText(t, db, "mail_outbox"), e) {
+			if !strings.Contains(storetest.TableText(t, db, "mail_outbox"), e) {
 				t.Fatalf("no e-mail to %s in the outbox to begin with: the test would prove nothing", e)
 			}
 		}
@@ -703,7 +673,7 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		if n, err := f.outbox.Purge(f.ctx); err != nil || n != 3 {
 			t.Errorf("mail retention after 25 months = %d, %v; want the 3 e-mails of the running case", n, err)
 		}
-		if text := tableText(t, db, "mail_outbox"); text != "" {
+		if text := storetest.TableText(t, db, "mail_outbox"); text != "" {
 			t.Errorf("e-mails left after retention:\n%s", text)
 		}
 		if len(find(eligible)) == 0 {

@@ -128,6 +128,11 @@ type Clerk struct {
 	csrf         string  // the staff session's token for forms
 }
 
+// staffClerk is the clerk of a staff session.
+func staffClerk(st *identity.Staff) Clerk {
+	return Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF}
+}
+
 // keyClerk is the clerk of a casework key.
 func keyClerk(k APIKey) Clerk {
 	return Clerk{Actor: "clerk:" + k.ID, Municipality: k.Municipality, Name: "Schlüssel „" + k.Name + "“ (" + k.ID + ")", key: &k}
@@ -144,7 +149,7 @@ type clerkHandler func(w http.ResponseWriter, r *http.Request, c Clerk) error
 func (h *Handler) clerk(fn clerkHandler) web.HandlerFunc {
 	if h.Staff != nil {
 		return h.Staff.Require(func(w http.ResponseWriter, r *http.Request, st *identity.Staff) error {
-			return fn(w, r, Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF})
+			return fn(w, r, staffClerk(st))
 		}, identity.RoleClerk, identity.RoleLead)
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {

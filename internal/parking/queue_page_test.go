@@ -540,7 +540,7 @@ func TestClerkPages(t *testing.T) {
 		for _, l := range accessLog(t, db) {
 			text.WriteString(l + "\n")
 		}
-		text.WriteString(tableText(t, db, "audit_log"))
+		text.WriteString(storetest.TableText(t, db, "audit_log"))
 		for _, s := range []string{blocked.Person.FamilyName, failing.Person.FamilyName, blocked.Vehicles[0].Plate.String(), recA.Reference} {
 			if strings.Contains(text.String(), s) {
 				t.Errorf("the access log contains %q", s)
@@ -651,16 +651,8 @@ func TestClerkReasonsAreEscaped(t *testing.T) {
 			t.Fatalf("rejection: %d\n%s", res.code, res.page)
 		}
 		page := c.get(casePath).page
-		// The citizen's status page, opened with reference and access code.
-		jar, _ := cookiejar.New(nil)
-		citizen := &http.Client{Jar: jar}
-		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		for name, p := range map[string]string{"case page": page, "status page": string(body)} {
+		_, body := citizenStatus(t, srv.URL, rec)
+		for name, p := range map[string]string{"case page": page, "status page": body} {
 			if !strings.Contains(p, "alert(") {
 				t.Errorf("%s does not show the reasons at all", name)
 			}
@@ -785,15 +777,7 @@ func TestNotesAndFeeCorrection(t *testing.T) {
 			t.Errorf("fee correction after the decision: %d, want 409", res.code)
 		}
 		// The citizen sees neither the note nor the clerk's name.
-		jar, _ := cookiejar.New(nil)
-		citizen := &http.Client{Jar: jar}
-		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if !strings.Contains(string(body), rec.Reference) || strings.Contains(string(body), "Rückruf bei der Meldebehörde") {
+		if _, body := citizenStatus(t, srv.URL, rec); !strings.Contains(body, rec.Reference) || strings.Contains(body, "Rückruf bei der Meldebehörde") {
 			t.Errorf("status page: want the case without the internal note")
 		}
 	}, sets...)
@@ -824,21 +808,14 @@ func TestDecisionLetter(t *testing.T) {
 			Grounds: []string{ground}, Clerk: "clerk:t"}); err != nil {
 			t.Fatal(err)
 		}
-		jar, _ := cookiejar.New(nil)
-		citizen := &http.Client{Jar: jar}
-		if r, err := citizen.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf"); err != nil || r.StatusCode != http.StatusUnauthorized {
+		if r, err := http.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf"); err != nil || r.StatusCode != http.StatusUnauthorized {
 			t.Errorf("letter without the access code: %v %v, want 401", r.StatusCode, err)
 		}
-		r, err := citizen.PostForm(srv.URL+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if !strings.Contains(string(page), "/bescheid.pdf") {
+		citizen, page := citizenStatus(t, srv.URL, rec)
+		if !strings.Contains(page, "/bescheid.pdf") {
 			t.Error("status page of a rejected application does not offer the Bescheid")
 		}
-		r, err = citizen.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf")
+		r, err := citizen.Get(srv.URL + "/bewohnerparken/status/" + rec.Reference + "/bescheid.pdf")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -879,4 +856,20 @@ func pdfStrings(t *testing.T, pdf []byte) string {
 		}
 	}
 	return strings.Join(strings.Fields(out.String()), " ")
+}
+
+// citizenStatus opens the citizen's status page of rec with reference and
+// access code, as a browser would; it returns that browser (with the
+// page's cookie) and the page.
+func citizenStatus(t *testing.T, base string, rec parking.Receipt) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	citizen := &http.Client{Jar: jar}
+	r, err := citizen.PostForm(base+"/bewohnerparken/status", url.Values{"reference": {rec.Reference}, "access_code": {rec.AccessCode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	return citizen, string(body)
 }

@@ -185,15 +185,19 @@ func (h *Handler) clerkReport(w http.ResponseWriter, r *http.Request, c Clerk) e
 	return h.pages.Render(w, r, http.StatusOK, "berichte.html", d)
 }
 
-// lead is a page for the Teamleitung: staff with role lead. Without staff
-// sign-in (a casework key), there is no role to check: refused.
+// lead is a page for the Teamleitung (role lead).
 func (h *Handler) lead(fn clerkHandler) web.HandlerFunc {
+	return h.staffOnly(fn, identity.RoleLead, "Berichte gibt es nur mit der Anmeldung für Beschäftigte (Rolle Teamleitung).")
+}
+
+// staffOnly is a page for staff with role; without staff sign-in (a
+// casework key) there is no role to check, and the page is refused with
+// refusal.
+func (h *Handler) staffOnly(fn clerkHandler, role, refusal string) web.HandlerFunc {
 	if h.Staff == nil {
-		return func(w http.ResponseWriter, r *http.Request) error {
-			return errs.E(errs.Forbidden, "Berichte gibt es nur mit der Anmeldung für Beschäftigte (Rolle Teamleitung).")
-		}
+		return func(w http.ResponseWriter, r *http.Request) error { return errs.E(errs.Forbidden, "%s", refusal) }
 	}
 	return h.Staff.Require(func(w http.ResponseWriter, r *http.Request, st *identity.Staff) error {
-		return fn(w, r, Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF})
-	}, identity.RoleLead)
+		return fn(w, r, staffClerk(st))
+	}, role)
 }

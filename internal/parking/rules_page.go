@@ -185,15 +185,7 @@ func rulesChanges(cur, next *rules.Config) []string {
 	return out
 }
 
-// admin is a page for the Fachadministration (role admin); without staff
-// sign-in there is no role to check: refused.
+// admin is a page for the Fachadministration (role admin).
 func (h *Handler) admin(fn clerkHandler) web.HandlerFunc {
-	if h.Staff == nil {
-		return func(w http.ResponseWriter, r *http.Request) error {
-			return errs.E(errs.Forbidden, "Die Regelverwaltung gibt es nur mit der Anmeldung für Beschäftigte (Rolle Fachadministration).")
-		}
-	}
-	return h.Staff.Require(func(w http.ResponseWriter, r *http.Request, st *identity.Staff) error {
-		return fn(w, r, Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF})
-	}, identity.RoleAdmin)
+	return h.staffOnly(fn, identity.RoleAdmin, "Die Regelverwaltung gibt es nur mit der Anmeldung für Beschäftigte (Rolle Fachadministration).")
 }

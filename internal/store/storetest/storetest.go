@@ -14,9 +14,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -141,4 +143,39 @@ func Exec(t testing.TB, db *store.DB, query string, args ...any) sql.Result {
 		t.Fatalf("exec %q: %v", query, err)
 	}
 	return res
+}
+
+// TableText is every value of every row of table as text, one row a line,
+// for tests that search a table for what must (not) be in it — personal
+// data after deletion, a secret stored in clear.
+func TableText(t testing.TB, db *store.DB, table string) string {
+	t.Helper()
+	rows, err := db.Read().QueryContext(context.Background(), "SELECT * FROM "+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%v\x1f", v)
+		}
+		b.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
