@@ -113,6 +113,12 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 		return nil, err
 	}
 	p.svc.Authority[s.municipality] = s.authority
+	// A changed rule or fee file becomes an entry of the audit log.
+	if n, err := p.svc.RecordRulesInForce(ctx, "system:start", "rathaus"); err != nil {
+		return nil, err
+	} else if n > 0 {
+		d.logger.Info("audit: parking rules in force recorded", "municipalities", n)
+	}
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/mail"
 	"opencode.de/rathaus/rathaus/internal/parking"
 	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/registers"
@@ -872,4 +874,52 @@ func citizenStatus(t *testing.T, base string, rec parking.Receipt) (*http.Client
 	defer r.Body.Close()
 	body, _ := io.ReadAll(r.Body)
 	return citizen, string(body)
+}
+
+// Each configuration in force is recorded once in the audit log, and again
+// only when it changes.
+func TestRecordRulesInForce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		n, err := f.svc.RecordRulesInForce(f.ctx, "system:start", "test")
+		if err != nil || n == 0 {
+			t.Fatalf("first record = %d, %v; want one entry per municipality", n, err)
+		}
+		if again, err := f.svc.RecordRulesInForce(f.ctx, "system:start", "test"); err != nil || again != 0 {
+			t.Errorf("unchanged rules recorded again: %d, %v", again, err)
+		}
+		es, _ := audit.Entries(f.ctx, db.Read(), 1, 100)
+		if len(es) != n || es[0].Action != "parking.rules_in_force" || !strings.HasPrefix(es[0].Reason, "sha256:") {
+			t.Errorf("entries: %+v", es)
+		}
+		// A Rathaus started with a changed Berlin fee records Berlin anew.
+		cfgs, err := rules.Embedded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fees := &cfgs[demo.Berlin.ARS].Fees[len(cfgs[demo.Berlin.ARS].Fees)-1]
+		fees.Tiers[0].AmountCents += 100
+		outbox, err := mail.New(db, mail.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := parking.NewService(f.ctx, parking.Options{DB: db, Mail: outbox, Configs: cfgs, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := other.RecordRulesInForce(f.ctx, "system:start", "test"); err != nil {
+			t.Fatal(err)
+		}
+		var berlin []string
+		es, _ = audit.Entries(f.ctx, db.Read(), 1, 100)
+		for _, e := range es {
+			if e.Municipality == demo.Berlin.ARS {
+				berlin = append(berlin, e.Reason)
+			}
+		}
+		if len(berlin) != 2 || berlin[0] == berlin[1] {
+			t.Errorf("Berlin's entries after the fee change: %q, want two with different digests", berlin)
+		}
+	}, sets...)
 }
