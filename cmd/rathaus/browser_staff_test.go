@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"opencode.de/rathaus/rathaus/internal/demo"
 )
 
 // TestBrowserStaffSignIn signs a clerk in to the workbench of rathaus demo
@@ -164,7 +167,11 @@ func TestBrowserRulesCheck(t *testing.T) {
 	check := func(t *testing.T, file string, status int64, says string) {
 		t.Helper()
 		browserDo(t, ctx, chromedp.SetUploadFiles(chromedp.ID("datei"), []string{file}))
-		if code := follow(t, ctx, "Datei prüfen"); code != status {
+		button := "Datei prüfen"
+		if strings.HasSuffix(file, ".geojson") {
+			button = "Zonen prüfen"
+		}
+		if code := follow(t, ctx, button); code != status {
 			t.Fatalf("check %s: %d, want %d", filepath.Base(file), code, status)
 		}
 		if text := evalJS[string](t, ctx, `document.querySelector('main').textContent.replace(/\s+/g, ' ')`); !strings.Contains(text, says) {
@@ -177,6 +184,16 @@ func TestBrowserRulesCheck(t *testing.T) {
 	}
 	check(t, dearer, 200, "24 Monate: 30,00 € (bisher: 24 Monate: 20,40 €)")
 	check(t, broken, 422, "fees[0].tiers[0].amount_cents")
+
+	// New zones: the demo's own, from today — nothing changes.
+	zonesFile := filepath.Join(dir, "zonen.geojson")
+	os.WriteFile(zonesFile, demo.Zones(), 0o600)
+	if code := openPage(t, ctx, s, "/sachbearbeitung/bewohnerparken/zonen"); code != 200 {
+		t.Fatalf("zones page: %d", code)
+	}
+	browserDo(t, ctx, chromedp.SetUploadFiles(chromedp.ID("datei"), []string{zonesFile}))
+	browserDo(t, ctx, chromedp.SetValue(chromedp.ID("gueltig_ab"), time.Now().Format("2006-01-02")))
+	check(t, zonesFile, 200, "Zonen in der Datei102")
 
 	ctx2 := newBrowser(t)
 	staffSignIn(t, ctx2, s, "sachbearbeitung", "/sachbearbeitung")

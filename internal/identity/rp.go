@@ -450,6 +450,7 @@ var Links = []Link{
 	{Href: "/sachbearbeitung/bewohnerparken", Label: "Bewohnerparken: Anträge in Prüfung"},
 	{Href: "/sachbearbeitung/bewohnerparken/berichte", Label: "Bewohnerparken: Berichte", Hint: "für die Teamleitung"},
 	{Href: "/sachbearbeitung/bewohnerparken/regeln", Label: "Bewohnerparken: Regeln und Gebühren", Hint: "für die Fachadministration"},
+	{Href: "/sachbearbeitung/bewohnerparken/zonen", Label: "Bewohnerparken: neue Zonen prüfen", Hint: "für die Fachadministration"},
 }
 
 func (rp *RP) home(w http.ResponseWriter, r *http.Request, st *Staff) error {

@@ -59,6 +59,7 @@ const (
 	accessReveal     = "reveal_data" // the applicant's personal data were shown unmasked
 	accessViewReport = "view_report" // the Teamleitung's report (counts only)
 	accessRulesCheck = "rules_check" // a rule file checked by the Fachadministration
+	accessZonesCheck = "zones_check" // a zones file checked by the Fachadministration
 )
 
 // recordAccess records that a clerk read the queue (applicationID "") or

@@ -923,3 +923,27 @@ func TestRecordRulesInForce(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// Checking new zones: the demo's own zones change nothing; a file in which
+// the permit's zone has another id shows that permit with old and new
+// zone; a broken file is refused with its errors.
+func TestCheckZones(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		rec := f.issue(t, f.byExp[registers.ExpectEligible], prov)
+		a, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		day := f.clock.today()
+		same, err := f.svc.CheckZones(f.ctx, demo.Berlin.ARS, bytes.NewReader(demo.Zones()), day)
+		if err != nil || same.Permits != 1 || same.Unchanged != 1 || len(same.Changes) != 0 || same.Zones < 100 {
+			t.Fatalf("same zones: %+v, %v", same, err)
+		}
+		renamed := strings.Replace(string(demo.Zones()), `"zone_id":"`+a.Permit.ZoneID+`"`, `"zone_id":"999"`, 1)
+		got, err := f.svc.CheckZones(f.ctx, demo.Berlin.ARS, strings.NewReader(renamed), day)
+		if err != nil || len(got.Changes) != 1 || got.Changes[0].Permit != a.Permit.Number || got.Changes[0].Old != a.Permit.ZoneID || got.Changes[0].New != "999" {
+			t.Errorf("renamed zone: %+v, %v", got, err)
+		}
+		if _, err := f.svc.CheckZones(f.ctx, demo.Berlin.ARS, strings.NewReader(`{"type":"FeatureCollection","features":[{"type":"Feature"}]}`), day); !errs.Is(err, errs.Invalid) {
+			t.Errorf("broken file = %v, want Invalid", err)
+		}
+	}, sets...)
+}
