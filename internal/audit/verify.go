@@ -101,12 +101,11 @@ type Report struct {
 func Verify(ctx context.Context, q querier, pub *ecdsa.PublicKey) (Report, error) {
 	r := Report{Unsigned: pub == nil}
 	type checkpoint struct {
-		hash   string
-		at     time.Time
-		keyID  string
-		sig    string
-		seen   bool
-		inLine bool
+		hash  string
+		at    time.Time
+		keyID string
+		sig   string
+		seen  bool
 	}
 	cps := map[int64]*checkpoint{}
 	var order []int64

@@ -298,7 +298,7 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, st.tokenHash, st.Subject, st.Name, strings.Join(roles, ","), st.Municipality, csrf, now); err != nil {
 			return err
 		}
-		_, err := audit.Append(ctx, tx, rp.o.DB.Engine, audit.Entry{At: now, Actor: "staff:" + st.Subject, Action: "identity.sign_in",
+		_, err := audit.Append(ctx, tx, rp.o.DB.Engine, audit.Entry{At: now, Actor: st.Actor(), Action: "identity.sign_in",
 			Municipality: st.Municipality, Origin: clientAddr(r), Reason: "Anmeldung " + strings.Join(roles, ",")})
 		return err
 	})
@@ -422,7 +422,7 @@ func (rp *RP) signOut(w http.ResponseWriter, r *http.Request) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM identity_sessions WHERE token_hash = $1`, st.tokenHash); err != nil {
 				return err
 			}
-			_, err := audit.Append(ctx, tx, rp.o.DB.Engine, audit.Entry{Actor: "staff:" + st.Subject, Action: "identity.sign_out",
+			_, err := audit.Append(ctx, tx, rp.o.DB.Engine, audit.Entry{Actor: st.Actor(), Action: "identity.sign_out",
 				Municipality: st.Municipality, Origin: clientAddr(r)})
 			return err
 		})
@@ -470,5 +470,6 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// String names a staff member for logs: the subject only.
-func (s *Staff) String() string { return fmt.Sprintf("staff:%s", s.Subject) }
+// Actor names a staff member in events and the audit log: "staff:" and
+// the provider's subject, never the name.
+func (s *Staff) Actor() string { return "staff:" + s.Subject }

@@ -131,7 +131,7 @@ type Clerk struct {
 
 // staffClerk is the clerk of a staff session.
 func staffClerk(st *identity.Staff) Clerk {
-	return Clerk{Actor: "staff:" + st.Subject, Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF}
+	return Clerk{Actor: st.Actor(), Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF}
 }
 
 // keyClerk is the clerk of a casework key.
