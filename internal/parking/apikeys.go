@@ -3,6 +3,7 @@ package parking
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -51,7 +52,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKeyInfo, erro
 		var revoked sql.NullTime
 		err := tx.QueryRowContext(ctx, `SELECT id, municipality, role, name, created_at, revoked_at FROM api_keys WHERE id = $1`, id).
 			Scan(&k.ID, &k.Municipality, &k.Role, &k.Name, &k.Created, &revoked)
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(errs.NotFound, "Einen API-Schlüssel %q gibt es nicht.", id)
 		}
 		if err != nil {

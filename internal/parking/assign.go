@@ -23,9 +23,9 @@ func (s *Service) Assign(ctx context.Context, c Clerk, reference string, take bo
 	var row appRow
 	err := s.db.Transact(ctx, func(tx *sql.Tx) error {
 		var err error
-		row, err = getApp(ctx, tx, s.db.Engine, "reference", reference, true)
-		if err != nil || row.Municipality != c.Municipality {
-			return errs.E(errs.NotFound, "Einen Antrag mit dem Aktenzeichen %s gibt es in Ihrer Kommune nicht.", reference)
+		row, err = s.caseForUpdate(ctx, tx, c, reference)
+		if err != nil {
+			return err
 		}
 		if row.Status != Review {
 			return errs.E(errs.Conflict, "Der Antrag ist nicht (mehr) in Prüfung, sondern „%s“.", row.Status.Label())

@@ -40,9 +40,9 @@ func (s *Service) AddNote(ctx context.Context, c Clerk, reference, text, origin 
 	}
 	now := s.now().UTC()
 	return s.db.Transact(ctx, func(tx *sql.Tx) error {
-		row, err := getApp(ctx, tx, s.db.Engine, "reference", reference, true)
-		if err != nil || row.Municipality != c.Municipality {
-			return errs.E(errs.NotFound, "Einen Antrag mit dem Aktenzeichen %s gibt es in Ihrer Kommune nicht.", reference)
+		row, err := s.caseForUpdate(ctx, tx, c, reference)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO parking_notes (application_id, seq, at, actor, actor_name, text)
 			VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM parking_notes WHERE application_id = $1), $2, $3, $4, $5)`,
@@ -97,9 +97,9 @@ func (s *Service) CorrectFee(ctx context.Context, c Clerk, reference string, cen
 	}
 	now := s.now().UTC()
 	return s.db.Transact(ctx, func(tx *sql.Tx) error {
-		row, err := getApp(ctx, tx, s.db.Engine, "reference", reference, true)
-		if err != nil || row.Municipality != c.Municipality {
-			return errs.E(errs.NotFound, "Einen Antrag mit dem Aktenzeichen %s gibt es in Ihrer Kommune nicht.", reference)
+		row, err := s.caseForUpdate(ctx, tx, c, reference)
+		if err != nil {
+			return err
 		}
 		if row.Status != Review {
 			return errs.E(errs.Conflict, "Die Gebühr lässt sich nur vor der Entscheidung korrigieren; der Antrag ist „%s“.", row.Status.Label())

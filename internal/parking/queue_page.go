@@ -94,6 +94,20 @@ func (s *Service) insertAccess(ctx context.Context, tx *sql.Tx, at time.Time, c 
 	return err
 }
 
+// caseForUpdate loads the case reference of c's municipality in tx, locked
+// for the change the caller makes; another municipality's case is
+// NotFound, exactly like an unknown one.
+func (s *Service) caseForUpdate(ctx context.Context, tx *sql.Tx, c Clerk, reference string) (appRow, error) {
+	row, err := getApp(ctx, tx, s.db.Engine, "reference", reference, true)
+	if err == nil && row.Municipality != c.Municipality {
+		err = errs.E(errs.NotFound, "Antrag einer anderen Kommune.")
+	}
+	if errs.Is(err, errs.NotFound) {
+		return appRow{}, errs.E(errs.NotFound, "Einen Antrag mit dem Aktenzeichen %s gibt es in Ihrer Kommune nicht.", reference)
+	}
+	return row, err
+}
+
 // caseOf returns an application of the key's municipality. A case of
 // another municipality is NotFound, exactly like an unknown reference.
 func (s *Service) caseOf(ctx context.Context, c Clerk, reference string) (Application, error) {
