@@ -80,6 +80,10 @@ func TestBrowserClerkAccessibility(t *testing.T) {
 		{name: "case, taken", load: func(t *testing.T) int64 { return follow(t, ctx, "Übernehmen") }, status: 200, says: "Sie bearbeiten diesen Antrag"},
 		{name: "case, personal data shown", load: func(t *testing.T) int64 { return follow(t, ctx, "Personendaten anzeigen") }, status: 200,
 			says: "Die Anzeige ist protokolliert"},
+		{name: "case, document request without a message", load: func(t *testing.T) int64 {
+			clickOn(t, ctx, `[...document.querySelectorAll('main summary')].find(e => e.textContent.trim() === 'Unterlagen nachfordern')`)
+			return follow(t, ctx, "Unterlagen nachfordern")
+		}, status: 422, says: "Bitte schreiben Sie, was fehlt"},
 		{name: "case, reason missing", load: func(t *testing.T) int64 { return follow(t, ctx, "Antrag ablehnen") }, status: 422,
 			says: "Bitte begründen Sie die Ablehnung"},
 		{name: "queue, decision confirmed", load: func(t *testing.T) int64 { return follow(t, ctx, "Antrag bewilligen") }, status: 200,

@@ -82,7 +82,9 @@ func controlByLabel(t *testing.T, ctx context.Context, label string, prefix bool
 func typeInto(t *testing.T, ctx context.Context, label, value string) {
 	t.Helper()
 	id := controlByLabel(t, ctx, label, false)
-	browserDo(t, ctx, chromedp.Clear(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), value))
+	// Emptied by script: chromedp.Clear fails on an empty <textarea>.
+	evalJS[chromedp.Void](t, ctx, `document.getElementById(`+jsString(id)+`).value = ''`)
+	browserDo(t, ctx, chromedp.SendKeys(chromedp.ID(id), value))
 	if got := evalJS[string](t, ctx, `document.getElementById(`+jsString(id)+`).value`); got != value {
 		t.Fatalf("typed %q into %q, the field holds %q", value, label, got)
 	}

@@ -26,6 +26,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/vault"
 )
 
 // parkingFeature is the Bewohnerparken service as wired for one process:
@@ -60,6 +61,8 @@ type parkingSetup struct {
 	specimen bool
 	// publicOutbox: the demo shows every e-mail on /demo/post.
 	publicOutbox bool
+	// documents seals the documents citizens upload; nil: no uploads.
+	documents *vault.Keyring
 }
 
 // parkingDeps are the platform parts the service uses.
@@ -113,6 +116,7 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 		return nil, err
 	}
 	p.svc.Authority[s.municipality] = s.authority
+	p.svc.SetVault(s.documents)
 	// A changed rule or fee file becomes an entry of the audit log.
 	if n, err := p.svc.RecordRulesInForce(ctx, "system:start", "rathaus"); err != nil {
 		return nil, err
@@ -136,11 +140,15 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, d parkingDeps) (*pa
 	}
 	var secret [32]byte
 	rand.Read(secret[:])
+	docKeys, err := vault.LoadOrCreate(filepath.Join(cfg.DataDir, "document-key"))
+	if err != nil {
+		return nil, fmt.Errorf("Dokumentenschlüssel: %w", err)
+	}
 	p, err := newParking(ctx, d, parkingSetup{
 		municipality: demo.Berlin.ARS, authority: "Land Berlin – Straßenverkehrsbehörde (Demo)",
 		rules: configs, signingKey: key,
 		registers: config.ParkingRegistersDemo, payment: config.PaymentProviderTest, paymentSecret: secret[:],
-		specimen: true, publicOutbox: true,
+		specimen: true, publicOutbox: true, documents: docKeys,
 	})
 	if err != nil {
 		return nil, err
@@ -189,6 +197,14 @@ func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, std
 	setup := parkingSetup{
 		municipality: ars, authority: cfg.ParkingAuthority, rules: configs, signingKey: key,
 		registers: cfg.ParkingRegisters, payment: cfg.PaymentProvider, paymentSecret: []byte(cfg.PaymentSecret),
+	}
+	if cfg.DocumentKeys != "" {
+		if setup.documents, err = vault.Parse(cfg.DocumentKeys); err != nil {
+			return nil, fmt.Errorf("RATHAUS_DOCUMENT_KEYS: %w", err)
+		}
+	} else {
+		d.logger.Warn("no RATHAUS_DOCUMENT_KEYS: citizens cannot upload documents")
+		fmt.Fprintln(stdout, "HINWEIS: Ohne RATHAUS_DOCUMENT_KEYS können Antragstellende keine Unterlagen hochladen.")
 	}
 	if setup.registers == config.ParkingRegistersDemo {
 		setup.specimen = true

@@ -363,7 +363,12 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		web.SecurityHeaders(web.SecurityOptions{HSTS: cfg.TrustProxyTLS}),
 		web.Recover(onError),
 		web.CrossOrigin(nil, onError),
-		web.BodyLimit(cfg.BodyLimit, onError),
+		web.BodyLimitFunc(func(r *http.Request) int64 {
+			if sf.parking != nil && parking.IsUpload(r) {
+				return max(cfg.BodyLimit, parking.UploadBodyLimit) // a citizen's documents
+			}
+			return cfg.BodyLimit
+		}, onError),
 		web.Timeout(cfg.RequestTimeout),
 	)
 	return chain(mux), nil

@@ -25,6 +25,7 @@ import (
 
 	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/vault"
 )
 
 // Config is the effective configuration of one process.
@@ -56,6 +57,7 @@ type Config struct {
 	ParkingAuthority    string // issuing authority printed on permits
 	PaymentProvider     string // PaymentProviderTest
 	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
+	DocumentKeys        string // base64 AES-256 keys that seal citizens' documents, the sealing one first (secret)
 	AuditSigningKey     string // PEM of the ECDSA P-256 key the audit log's checkpoints are signed with (secret)
 	OIDCIssuer          string // staff sign-in: the identity provider's issuer URL
 	OIDCClientID        string
@@ -233,6 +235,8 @@ func (c *Config) options() []*option {
 	add(o("payment-provider", "RATHAUS_PAYMENT_PROVIDER", `payment provider of Bewohnerparken: "test" (test payment pages under /testzahlung, no money moves; not for production)`, public, s, g))
 	s, g = str(&c.PaymentSecret)
 	add(o("payment-secret", "RATHAUS_PAYMENT_SECRET", "secret (at least 32 bytes) that signs the payment provider's callbacks; prefer RATHAUS_PAYMENT_SECRET_FILE", secretValue, s, g))
+	s, g = str(&c.DocumentKeys)
+	add(o("document-keys", "RATHAUS_DOCUMENT_KEYS", "keys that encrypt the documents citizens upload (AES-256-GCM): base64 of 32 random bytes each (head -c 32 /dev/urandom | base64), comma-separated; the first encrypts, all decrypt (rotation: put a new key first, keep the old ones behind it); without it serve takes no uploads; prefer RATHAUS_DOCUMENT_KEYS_FILE", secretValue, s, g))
 	s, g = str(&c.AuditSigningKey)
 	add(o("audit-signing-key", "RATHAUS_AUDIT_SIGNING_KEY", "PEM of the ECDSA P-256 private key that signs the audit log's checkpoints (rathaus permit keygen makes one; keep it apart from the permit key); without it the log is protected by its hash chain only; prefer RATHAUS_AUDIT_SIGNING_KEY_FILE", secretValue, s, g))
 	s, g = str(&c.OIDCIssuer)
@@ -318,6 +322,11 @@ func (c *Config) Validate(mode Mode) error {
 	if c.AuditSigningKey != "" {
 		if _, err := documents.ParsePrivateKeyPEM([]byte(c.AuditSigningKey)); err != nil {
 			p = append(p, fmt.Sprintf("RATHAUS_AUDIT_SIGNING_KEY: kein privater ECDSA-Schlüssel auf P-256 im PEM-Format (%v)", err))
+		}
+	}
+	if c.DocumentKeys != "" {
+		if _, err := vault.Parse(c.DocumentKeys); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_DOCUMENT_KEYS: %v", err))
 		}
 	}
 	if set := c.OIDCIssuer != "" || c.OIDCClientID != "" || c.OIDCClientSecret != ""; set {

@@ -356,6 +356,7 @@ type statusData struct {
 	PermitView *permitView
 	Renewal    *renewalStatus
 	Changes    *changesStatus
+	Docs       *docsStatus // documents and the open request for information
 }
 
 // renewalStatus is what the status page says about renewing the permit.
@@ -438,6 +439,12 @@ func (h *Handler) statusPost(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) renderStatus(w http.ResponseWriter, r *http.Request, ref, code string) error {
+	return h.renderStatusWith(w, r, ref, code, http.StatusOK, nil)
+}
+
+// renderStatusWith renders the status page with status; modify, if not
+// nil, adds what a form sent (its errors and values) before rendering.
+func (h *Handler) renderStatusWith(w http.ResponseWriter, r *http.Request, ref, code string, status int, modify func(*statusData)) error {
 	a, err := h.svc.Get(r.Context(), ref, code)
 	if err != nil {
 		return err
@@ -461,7 +468,16 @@ func (h *Handler) renderStatus(w http.ResponseWriter, r *http.Request, ref, code
 		d.Renewal = &renewalStatus{Open: info.Open, From: germanDay(info.From), Until: germanDay(info.Until), Pending: info.Pending,
 			Renewed: info.PendingStatus == Issued}
 	}
-	return h.pages.Render(w, r, http.StatusOK, "status.html", d)
+	if d.Docs, err = h.docsStatusOf(r.Context(), a); err != nil {
+		return err
+	}
+	if d.Docs != nil && r.Method == http.MethodGet && r.URL.Query().Get("unterlagen") == "eingegangen" {
+		d.Docs.Sent = true
+	}
+	if modify != nil {
+		modify(&d)
+	}
+	return h.pages.Render(w, r, status, "status.html", d)
 }
 
 // steps turns the history into the five steps the citizen sees.

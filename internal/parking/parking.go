@@ -15,7 +15,9 @@
 //	received ─job─▶ checking ─▶ approved ─▶ awaiting_payment ─paid─▶ issued
 //	                    │           ▲                │
 //	                    └▶ review ──┤                └─timeout/abandon─▶ approved (pay again)
-//	                                └─▶ rejected
+//	                       ▲   │    └─▶ rejected
+//	                       │   └▶ awaiting_information (documents asked for)
+//	                       └─answered / deadline passed─┘
 //
 // Every transition is stored with time and actor (parking_events). Checks
 // run as a job enqueued in the same transaction as the application, so an
@@ -42,7 +44,10 @@
 // with a casework API key until staff sign-in exists; every view and
 // decision is logged in casework_access.
 //
-// Not here yet: document uploads and the full workbench (its own issue).
+// A clerk who misses a document asks the citizen for it (documents.go): the
+// case waits in "awaiting_information" until the citizen uploads it on the
+// status page or the deadline passes. Uploaded documents are sealed with
+// the installation's document key before they are stored.
 package parking
 
 import (
@@ -54,22 +59,27 @@ import (
 type Status string
 
 const (
-	Received        Status = "received"         // stored and acknowledged; checks are enqueued
-	Checking        Status = "checking"         // the registers are being asked
-	Review          Status = "review"           // waits for a clerk (automation off, a check failed, a declaration to review)
-	Approved        Status = "approved"         // decided positively; the fee is due
-	AwaitingPayment Status = "awaiting_payment" // the citizen was sent to the payment provider
-	Issued          Status = "issued"           // paid; the permit exists
-	Rejected        Status = "rejected"         // decided negatively, with reasons
-	Withdrawn       Status = "withdrawn"        // withdrawn by the citizen
+	Received Status = "received" // stored and acknowledged; checks are enqueued
+	Checking Status = "checking" // the registers are being asked
+	Review   Status = "review"   // waits for a clerk (automation off, a check failed, a declaration to review)
+	// AwaitingInformation: a clerk asked the citizen for a document or an
+	// answer (documents.go); back to review when answered or overdue.
+	AwaitingInformation Status = "awaiting_information"
+	Approved            Status = "approved"         // decided positively; the fee is due
+	AwaitingPayment     Status = "awaiting_payment" // the citizen was sent to the payment provider
+	Issued              Status = "issued"           // paid; the permit exists
+	Rejected            Status = "rejected"         // decided negatively, with reasons
+	Withdrawn           Status = "withdrawn"        // withdrawn by the citizen
 )
 
 // transitions is the state machine: from → allowed targets.
 var transitions = map[Status][]Status{
 	Received: {Checking, Withdrawn},
 	Checking: {Approved, Review, Withdrawn},
-	Review:   {Approved, Rejected, Withdrawn},
-	Approved: {AwaitingPayment, Issued, Withdrawn},
+	Review:   {Approved, Rejected, Withdrawn, AwaitingInformation},
+	// AwaitingInformation → Review: answered, or the deadline passed.
+	AwaitingInformation: {Review, Withdrawn},
+	Approved:            {AwaitingPayment, Issued, Withdrawn},
 	// AwaitingPayment → Review: the fee was paid, but the permit a change
 	// or reissue replaces expired meanwhile; a clerk settles the case.
 	AwaitingPayment: {Issued, Approved, Review, Withdrawn},
@@ -87,14 +97,15 @@ func CanTransition(from, to Status) bool {
 
 // label is how the status page names a status.
 var labels = map[Status]string{
-	Received:        "Eingegangen",
-	Checking:        "In Prüfung",
-	Review:          "Wird von der Sachbearbeitung geprüft",
-	Approved:        "Bewilligt – Gebühr offen",
-	AwaitingPayment: "Zahlung begonnen",
-	Issued:          "Ausgestellt",
-	Rejected:        "Abgelehnt",
-	Withdrawn:       "Zurückgezogen",
+	Received:            "Eingegangen",
+	Checking:            "In Prüfung",
+	Review:              "Wird von der Sachbearbeitung geprüft",
+	AwaitingInformation: "Unterlagen nachgefordert",
+	Approved:            "Bewilligt – Gebühr offen",
+	AwaitingPayment:     "Zahlung begonnen",
+	Issued:              "Ausgestellt",
+	Rejected:            "Abgelehnt",
+	Withdrawn:           "Zurückgezogen",
 }
 
 // Label returns the German name of a status.

@@ -31,6 +31,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
 	"opencode.de/rathaus/rathaus/internal/tenant"
+	"opencode.de/rathaus/rathaus/internal/vault"
 )
 
 // fixture is a complete parking service on a fresh database: Berlin's real
@@ -626,6 +627,17 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		// A request for information, answered with a document and words.
+		keys, _ := vault.Parse(vault.NewKey())
+		f.svc.SetVault(keys)
+		clerk := parking.Clerk{Actor: "clerk:t", Name: "Test", Municipality: demo.Berlin.ARS}
+		if err := f.svc.RequestInformation(f.ctx, clerk, rec.Reference, "sonstiges", "Nachweis für "+blocked.Person.FamilyName, 14, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SubmitDocuments(f.ctx, rec.Reference, rec.AccessCode, "", []parking.Upload{{Name: "n.pdf", Content: testPDF}},
+			"Gruß, "+blocked.Person.FamilyName); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Reasons: "Abgelehnt für " + blocked.Person.FamilyName, Clerk: "clerk:t"}); err != nil {
 			t.Fatal(err)
 		}
@@ -634,7 +646,7 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 				emails[r.Person.FamilyName]}
 		}
 		tables := []string{"parking_applications", "parking_events", "parking_permits", "parking_payments", "payment_events", "enforcement_lookups",
-			"parking_reminders", "mail_outbox"}
+			"parking_reminders", "mail_outbox", "parking_info_requests"}
 		find := func(r registers.DemoResident) []string {
 			var where []string
 			for _, table := range tables {
@@ -668,6 +680,11 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		// outbox's own retention ran.
 		if w := find(blocked); len(w) > 0 {
 			t.Errorf("personal data of the refused case left after anonymisation: %v", w)
+		}
+		var docs int
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM parking_documents").Scan(&docs)
+		if docs != 0 {
+			t.Errorf("%d uploaded documents left after anonymisation", docs)
 		}
 		// The outbox's retention (90 days) takes the running case's e-mails.
 		if n, err := f.outbox.Purge(f.ctx); err != nil || n != 3 {

@@ -341,7 +341,10 @@ type queueData struct {
 	Counts       []reasonCount
 	Truncated    bool
 	Limit        int
+	Waiting      []waitingView // cases waiting for the citizen's answer
 }
+
+type waitingView struct{ Reference, Kind, Due, Assignee string }
 
 // flashView confirms a decision after the redirect: the case's status now.
 type flashView struct{ Reference, Status string }
@@ -443,6 +446,14 @@ func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, c Clerk, b
 		if row, err := getApp(ctx, h.svc.db.Read(), h.svc.db.Engine, "reference", ref, false); err == nil && row.Municipality == c.Municipality {
 			d.Flash = &flashView{Reference: row.Reference, Status: row.Status.Label()}
 		}
+	}
+	waiting, err := h.svc.WaitingForInformation(ctx, c.Municipality, clerkQueueLimit)
+	if err != nil {
+		return err
+	}
+	for _, w := range waiting {
+		l, _ := kindLabel(w.Kind)
+		d.Waiting = append(d.Waiting, waitingView{Reference: w.Reference, Kind: l, Due: germanDay(w.DueOn), Assignee: w.AssigneeName})
 	}
 	if err := h.svc.recordAccess(ctx, c, "", accessViewQueue, clientAddr(r)); err != nil {
 		return err
@@ -548,17 +559,23 @@ type caseData struct {
 	Note          string // the note as typed
 
 	FeeField, FeeReasonField, NoteField caseFieldView
-	ClerkReasons                        string // the decision's reasons, once decided by a clerk
-	DecidedBy                           string
-	Events                              []eventView
-	Action                              string // where the decision forms post
-	Decidable                           bool   // in review
-	CanApprove                          bool   // a fee could be determined
-	Token                               string
-	Choices                             []choiceView // the results that did not pass, to tick as reasons
-	Text                                string       // the reasons as typed
-	Errors                              map[string]string
-	Conflict                            string // why the decision was not stored
+	// Documents and requests for missing information (documents.go).
+	Documents                             []docView
+	Requests                              []requestView
+	RequestKinds                          []option
+	RequestKind, RequestText, RequestDays string // the request form as typed
+	RequestTextField, RequestDaysField    caseFieldView
+	ClerkReasons                          string // the decision's reasons, once decided by a clerk
+	DecidedBy                             string
+	Events                                []eventView
+	Action                                string // where the decision forms post
+	Decidable                             bool   // in review
+	CanApprove                            bool   // a fee could be determined
+	Token                                 string
+	Choices                               []choiceView // the results that did not pass, to tick as reasons
+	Text                                  string       // the reasons as typed
+	Errors                                map[string]string
+	Conflict                              string // why the decision was not stored
 }
 
 type pair struct{ Key, Value string }
@@ -758,6 +775,9 @@ func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, st
 	d.FeeReasonField = caseFieldView{Name: "gebuehr_begruendung", Label: "Begründung der Korrektur", Hint: "Pflichtangabe; sie steht in der Akte.",
 		Value: d.FeeReason, Error: d.Errors["gebuehr_begruendung"], Area: true}
 	d.NoteField = caseFieldView{Name: "notiz", Label: "Neue Notiz", Hint: "höchstens 2000 Zeichen", Value: d.Note, Error: d.Errors["notiz"], Area: true}
+	if err := h.caseDocuments(r.Context(), &d); err != nil {
+		return err
+	}
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err
 	}
@@ -928,6 +948,7 @@ func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, c Clerk, ac
 	typed := d
 	d = h.caseData(c, a)
 	d.Note, d.FeeInput, d.FeeReason = typed.Note, typed.FeeInput, typed.FeeReason
+	d.RequestKind, d.RequestText, d.RequestDays = typed.RequestKind, typed.RequestText, typed.RequestDays
 	status := http.StatusConflict
 	if errs.Is(err, errs.Invalid) {
 		status = http.StatusUnprocessableEntity

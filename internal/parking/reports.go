@@ -75,7 +75,7 @@ func (s *Service) Report(ctx context.Context, ars string) (Report, error) {
 	if err := rows.Close(); err != nil {
 		return r, err
 	}
-	for _, st := range []Status{Received, Checking, Review, Approved, AwaitingPayment, Issued, Rejected, Withdrawn} {
+	for _, st := range []Status{Received, Checking, Review, AwaitingInformation, Approved, AwaitingPayment, Issued, Rejected, Withdrawn} {
 		if n := byStatus[st]; n > 0 {
 			r.ByStatus = append(r.ByStatus, ReportCount{st.Label(), n})
 		}

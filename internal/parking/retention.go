@@ -29,7 +29,8 @@ func (RetentionArgs) InsertOpts() river.InsertOpts {
 }
 
 // PeriodicJobs returns the service's scheduled jobs, each once a day (and
-// at start): the storage limitation and the reminders.
+// at start): the storage limitation and the reminders; and every hour the
+// requests for missing information (reminders, deadlines).
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
@@ -37,6 +38,9 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ReminderArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return InfoRequestArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }
@@ -84,7 +88,7 @@ func (s *Service) Anonymise(ctx context.Context) (int, error) {
 func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.Time) (int, error) {
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.reference FROM parking_applications a
 		WHERE a.municipality = $1 AND a.anonymised_at IS NULL AND (
-			(a.status IN ('rejected', 'withdrawn', 'approved', 'awaiting_payment', 'review') AND a.updated_at < $2)
+			(a.status IN ('rejected', 'withdrawn', 'approved', 'awaiting_payment', 'review', 'awaiting_information') AND a.updated_at < $2)
 			OR (a.status = 'issued' AND NOT EXISTS (
 				SELECT 1 FROM parking_permits p WHERE p.application_id = a.id AND p.valid_until >= $3)))`,
 		ars, cutoff, cutoff.Format(dateLayout))
@@ -121,6 +125,10 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 					anonymised_at = $2, updated_at = $2 WHERE id = $1`, []any{id, now}},
 				{`UPDATE parking_events SET note = '' WHERE application_id = $1`, []any{id}},
 				{`DELETE FROM parking_notes WHERE application_id = $1`, []any{id}},
+				// Uploaded documents go entirely; a request keeps its dates
+				// and outcome, not the words exchanged.
+				{`DELETE FROM parking_documents WHERE application_id = $1`, []any{id}},
+				{`UPDATE parking_info_requests SET message = '', answer = '', closed_at = COALESCE(closed_at, $2) WHERE application_id = $1`, []any{id, now}},
 				// A permit keeps its number and dates; its plate becomes a
 				// placeholder that stays unique per permit, and the token,
 				// which carries the plate, goes.

@@ -52,6 +52,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /bewohnerparken/status/{reference}", h.pages.Page(h.statusPage))
 	mux.Handle("POST /bewohnerparken/status/{reference}", h.pages.Page(h.statusPost))
 	mux.Handle("POST /bewohnerparken/status/{reference}/bezahlen", h.pages.Page(h.payPost))
+	mux.Handle("POST /bewohnerparken/status/{reference}/unterlagen", h.pages.Page(h.uploadPost))
 	mux.Handle("GET /bewohnerparken/status/{reference}/ausweis.pdf", h.pages.Page(h.permitPDF))
 	mux.Handle("GET /bewohnerparken/status/{reference}/bescheid.pdf", h.pages.Page(h.decisionPDF))
 	mux.Handle("GET /bewohnerparken/status/{reference}/verlaengern", h.pages.Page(h.renewPage))
@@ -77,6 +78,9 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/notiz", h.pages.Page(h.clerk(h.clerkNote)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/gebuehr", h.pages.Page(h.clerk(h.clerkFee)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/nachforderung", h.pages.Page(h.clerk(h.clerkRequestInfo)))
+	mux.Handle("GET /sachbearbeitung/bewohnerparken/{reference}/unterlagen/{id}", h.pages.Page(h.clerk(h.clerkDocument)))
+	mux.Handle("GET /sachbearbeitung/bewohnerparken/{reference}/unterlagen/{id}/inhalt", h.pages.Page(h.clerk(h.clerkDocumentContent)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/sammelbewilligung", h.pages.Page(h.clerk(h.clerkBulkApprove)))
 
 	// Programs.

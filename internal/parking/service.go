@@ -28,6 +28,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/payment"
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store"
+	"opencode.de/rathaus/rathaus/internal/vault"
 )
 
 // Registers are the offices the service asks.
@@ -71,8 +72,9 @@ type Service struct {
 	// WAL flush already serves several commits; BENCHMARKS.md).
 	GroupSubmissions bool
 
-	hmacKey []byte   // installation secret for access codes and person hashes
-	limiter *limiter // enforcement lookups per API key
+	hmacKey []byte         // installation secret for access codes and person hashes
+	vault   *vault.Keyring // seals uploaded documents (SetVault); nil: no uploads
+	limiter *limiter       // enforcement lookups per API key
 
 	submitOnce  sync.Once
 	submitGroup *store.Group[*submission]
@@ -133,6 +135,7 @@ func (s *Service) Register(w *river.Workers) {
 	river.AddWorker(w, &retentionWorker{s: s})
 	river.AddWorker(w, &reminderWorker{s: s})
 	river.AddWorker(w, &refundWorker{s: s})
+	river.AddWorker(w, &infoRequestWorker{s: s})
 }
 
 // berlin is the time zone legal dates are counted in.

@@ -238,11 +238,19 @@ func NoStore(next http.Handler) http.Handler {
 //
 // An inner BodyLimit can lower the limit for some routes, not raise it.
 func BodyLimit(n int64, onError ErrorWriter) Middleware {
+	return BodyLimitFunc(func(*http.Request) int64 { return n }, onError)
+}
+
+// BodyLimitFunc is BodyLimit with a limit per request: for routes whose
+// bodies may be larger than the rest (file uploads), chosen before the
+// request is routed.
+func BodyLimitFunc(limit func(*http.Request) int64, onError ErrorWriter) Middleware {
 	if onError == nil {
 		onError = WriteProblem
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := limit(r)
 			if r.ContentLength > n {
 				onError(w, r, errs.E(errs.TooLarge, "Die gesendeten Daten sind zu groß (höchstens %s).", byteSize(n)))
 				return
