@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
 )
 
 // TestBrowserStaffSignIn signs a clerk in to the workbench of rathaus demo
@@ -184,6 +186,35 @@ func TestBrowserRulesCheck(t *testing.T) {
 	}
 	check(t, dearer, 200, "24 Monate: 30,00 € (bisher: 24 Monate: 20,40 €)")
 	check(t, broken, 422, "fees[0].tiers[0].amount_cents")
+	if text := evalJS[string](t, ctx, `document.querySelector('main').textContent`); strings.Contains(text, "in Kraft setzen") {
+		t.Error("a broken file is offered for activation")
+	}
+	// Changing the fees in force is previewed but cannot be put in force.
+	check(t, dearer, 200, "Diese Fassung lässt sich so nicht in Kraft setzen")
+	// A new fee version from 2030 on: previewed on the demo's recent
+	// applications and put in force.
+	cfg, _, err := rules.Load(bytes.NewReader(berlin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := cfg.Fees[len(cfg.Fees)-1]
+	next.ValidFrom = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	next.Tiers = append([]rules.FeeTier(nil), next.Tiers...)
+	for i := range next.Tiers {
+		next.Tiers[i].AmountCents += 1000
+	}
+	cfg.Fees = append(cfg.Fees, next)
+	future, _ := cfg.MarshalJSON()
+	futureFile := filepath.Join(dir, "ab-2030.json")
+	os.WriteFile(futureFile, future, 0o600)
+	check(t, futureFile, 200, "Wirkung auf die jüngsten Anträge (Stichtag 01.01.2030)")
+	if code := follow(t, ctx, "Diese Fassung in Kraft setzen"); code != 200 {
+		t.Fatalf("activate: %d", code)
+	}
+	if text := evalJS[string](t, ctx, `document.querySelector('main').textContent.replace(/\s+/g, ' ')`); !strings.Contains(text, "Die neue Fassung ist in Kraft gesetzt") ||
+		!strings.Contains(text, "Gebühren ab 01.01.2030") {
+		t.Errorf("after activation:\n%s", text)
+	}
 
 	// New zones: the demo's own, from today — nothing changes.
 	zonesFile := filepath.Join(dir, "zonen.geojson")

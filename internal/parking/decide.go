@@ -32,6 +32,10 @@ type Decision struct {
 	// FeeCorrections are the clerks' changes of the fee before approval.
 	FeeCorrections []FeeCorrection `json:"fee_corrections,omitempty"`
 	Checks         []CheckRecord   `json:"checks"`
+	// Facts are what the rules were evaluated on (register answers and
+	// form), kept to preview a new rule file on real cases
+	// (PreviewRules); personal data, anonymised with the case.
+	Facts *rules.Facts `json:"facts,omitempty"`
 }
 
 // CheckRecord says which register answered what, when, and why it was asked.
@@ -186,7 +190,7 @@ func (s *Service) checkAndDecide(ctx context.Context, row appRow) error {
 		ActivePermitsOfPerson: active,
 	}
 	out := rs.Evaluate(facts)
-	d := Decision{Verdict: out.Verdict, Automatic: out.Automatic, At: now, Results: out.Results, Checks: []CheckRecord{
+	d := Decision{Verdict: out.Verdict, Automatic: out.Automatic, At: now, Results: out.Results, Facts: &facts, Checks: []CheckRecord{
 		{Register: res.Source, Question: "Wohnsitz der antragstellenden Person an der angegebenen Adresse?", Answer: residenceAnswer(res), At: res.AnsweredAt, Reason: p.Reason},
 		{Register: veh.Source, Question: "Fahrzeugdaten und Halter zum Kennzeichen " + row.Plate + "?", Answer: vehicleAnswer(veh), At: veh.AnsweredAt, Reason: p.Reason},
 	}}

@@ -63,7 +63,7 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 // has passed and returns how many cases it anonymised.
 func (s *Service) Anonymise(ctx context.Context) (int, error) {
 	total := 0
-	for ars, c := range s.configs {
+	for ars, c := range s.allConfigs() {
 		rs, err := c.RulesAt(s.today())
 		if err != nil {
 			continue // no rules in force: nothing configured, nothing to do

@@ -72,6 +72,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/berichte", h.pages.Page(h.lead(h.clerkReport)))
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/regeln", h.pages.Page(h.admin(h.adminRules)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/regeln", h.pages.Page(h.admin(h.adminRulesCheck)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/regeln/inkraftsetzen", h.pages.Page(h.admin(h.adminRulesActivate)))
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/zonen", h.pages.Page(h.admin(h.adminZones)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/zonen", h.pages.Page(h.admin(h.adminZonesCheck)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))

@@ -20,14 +20,15 @@ import (
 // changed a file is the deployment's record). It returns how many
 // entries it wrote.
 func (s *Service) RecordRulesInForce(ctx context.Context, actor, origin string) (int, error) {
-	arss := make([]string, 0, len(s.configs))
-	for ars := range s.configs {
+	configs := s.allConfigs()
+	arss := make([]string, 0, len(configs))
+	for ars := range configs {
 		arss = append(arss, ars)
 	}
 	slices.Sort(arss)
 	written := 0
 	for _, ars := range arss {
-		cfg := s.configs[ars]
+		cfg := configs[ars]
 		data, err := cfg.MarshalJSON()
 		if err != nil {
 			return written, err

@@ -15,13 +15,13 @@ import (
 )
 
 // The Fachadministration's page of rules and fees: the versions in force,
-// and a check of a new rule/fee file before it is deployed — every error
-// with its path, the legal warnings (fee tiers, social reductions, missing
-// Rechtsbehelfsbelehrung), and what would change against the version in
-// force on the new file's dates. The page checks; it does not activate:
-// the files are deployed with the installation (RATHAUS_PARKING_RULES_DIR),
-// so a change goes through the operator's review. Every check is an entry
-// of the audit log.
+// and a check of a new rule/fee file — every error with its path, the
+// legal warnings (fee tiers, social reductions, missing
+// Rechtsbehelfsbelehrung), what would change against the version in force
+// on the new file's dates, and its effect on a sample of recent
+// applications (PreviewRules). A file that passes can then be put in
+// force (rules_activate.go: only versions from tomorrow on). Every check
+// and activation is an entry of the audit log.
 
 // maxRulesFile bounds an uploaded rule file.
 const maxRulesFile = 256 << 10
@@ -34,6 +34,19 @@ type rulesData struct {
 	Warnings                         []string
 	Changes                          []string
 	Error                            string
+	// Preview of the file's effect, and its activation.
+	Preview            *previewView
+	DraftID            string   // the checked file, kept for activation
+	ActivationProblems []string // why it cannot be put in force
+	Activated          bool     // just put in force
+}
+
+type previewView struct {
+	Day                   string
+	Sample, Same, Skipped int
+	FeeBefore, FeeAfter   string
+	Changes               []PreviewChange
+	More                  int // changes not listed
 }
 
 type versionView struct {
@@ -92,6 +105,7 @@ func (h *Handler) adminRules(w http.ResponseWriter, r *http.Request, c Clerk) er
 	if err != nil {
 		return err
 	}
+	d.Activated = r.URL.Query().Get("in-kraft") == "1"
 	return h.pages.Render(w, r, http.StatusOK, "regeln.html", d)
 }
 
@@ -141,6 +155,21 @@ func (h *Handler) adminRulesCheck(w http.ResponseWriter, r *http.Request, c Cler
 			d.Warnings = append(d.Warnings, w.String())
 		}
 		d.Changes = rulesChanges(cur, newCfg)
+		if status == http.StatusOK {
+			p, err := h.svc.PreviewRules(r.Context(), c.Municipality, newCfg)
+			if err != nil {
+				return err
+			}
+			d.Preview = &previewView{Day: germanDay(p.Day), Sample: p.Sample, Same: p.Same, Skipped: p.Skipped,
+				FeeBefore: FormatCents(p.FeeBefore), FeeAfter: FormatCents(p.FeeAfter), Changes: p.Changes[:min(len(p.Changes), 50)],
+				More: max(len(p.Changes)-50, 0)}
+			d.ActivationProblems = activationProblems(cur, newCfg, h.svc.today())
+			if len(d.ActivationProblems) == 0 {
+				if d.DraftID, err = h.svc.SaveRulesDraft(r.Context(), c, data); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if err := h.svc.recordAccess(r.Context(), c, "", accessRulesCheck, clientAddr(r)); err != nil {
 		return err
@@ -188,4 +217,27 @@ func rulesChanges(cur, next *rules.Config) []string {
 // admin is a page for the Fachadministration (role admin).
 func (h *Handler) admin(fn clerkHandler) web.HandlerFunc {
 	return h.staffOnly(fn, identity.RoleAdmin, "Die Regelverwaltung gibt es nur mit der Anmeldung für Beschäftigte (Rolle Fachadministration).")
+}
+
+// adminRulesActivate puts a checked file in force.
+func (h *Handler) adminRulesActivate(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	if err := web.ParseForm(r); err != nil {
+		return err
+	}
+	d, err := h.rulesData(c)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(r.PostFormValue("token")), []byte(d.Token)) {
+		return errs.E(errs.Forbidden, "Das Formular ist ungültig oder gehört zu einer anderen Anmeldung. Bitte laden Sie die Seite neu.")
+	}
+	if _, err := h.svc.ActivateRules(r.Context(), c, r.PostFormValue("datei_id"), clientAddr(r)); err != nil {
+		if !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Invalid) {
+			return err
+		}
+		d.Error = errs.MessageOf(err)
+		return h.pages.Render(w, r, http.StatusConflict, "regeln.html", d)
+	}
+	http.Redirect(w, r, "/sachbearbeitung/bewohnerparken/regeln?in-kraft=1", http.StatusSeeOther)
+	return nil
 }

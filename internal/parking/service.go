@@ -44,13 +44,18 @@ type Service struct {
 	jobs      *jobs.Client
 	geo       *geo.Service
 	registers Registers
-	configs   map[string]*rules.Config // by ARS
-	signer    *documents.Signer
-	verifier  *documents.Verifier
-	payments  payment.Provider
-	mail      *mail.Outbox
-	logger    *slog.Logger
-	now       func() time.Time
+	configs   map[string]*rules.Config // by ARS; replaced as a whole under configMu (rules_activate.go)
+	configMu  sync.RWMutex
+	// rulesLoadedAt: when activated rule files were last looked for (unix
+	// ns); rulesRefreshing: a look is under way.
+	rulesLoadedAt   atomic.Int64
+	rulesRefreshing atomic.Bool
+	signer          *documents.Signer
+	verifier        *documents.Verifier
+	payments        payment.Provider
+	mail            *mail.Outbox
+	logger          *slog.Logger
+	now             func() time.Time
 
 	// BaseURL is how citizens reach this server (links in permits, payment
 	// return and callback URLs).
@@ -117,12 +122,19 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
+	s := &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
 		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PublicOutbox:   o.PublicOutbox,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{}, GroupSubmissions: o.DB.Engine == store.SQLite,
 		background: make(chan struct{}, 1),
-		limiter:    &limiter{Rate: 1000, Burst: 2000}}, nil
+		limiter:    &limiter{Rate: 1000, Burst: 2000}}
+	// Rule files activated in the workbench replace the deployed ones.
+	if n, err := s.LoadActivatedRules(ctx); err != nil {
+		return nil, fmt.Errorf("parking: activated rules: %w", err)
+	} else if n > 0 && o.Logger != nil {
+		o.Logger.Info("parking rules from the workbench in force", "municipalities", n)
+	}
+	return s, nil
 }
 
 // SetJobs sets the job client (the client runs this service's workers).
@@ -154,7 +166,8 @@ func (s *Service) today() time.Time {
 }
 
 func (s *Service) config(ars string) (*rules.Config, error) {
-	c, ok := s.configs[ars]
+	s.refreshRules()
+	c, ok := s.allConfigs()[ars]
 	if !ok {
 		return nil, errs.E(errs.NotFound, "Die Kommune %s bietet den Bewohnerparkausweis hier nicht an.", ars)
 	}
