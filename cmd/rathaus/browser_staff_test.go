@@ -225,6 +225,14 @@ func TestBrowserRulesCheck(t *testing.T) {
 	browserDo(t, ctx, chromedp.SetUploadFiles(chromedp.ID("datei"), []string{zonesFile}))
 	browserDo(t, ctx, chromedp.SetValue(chromedp.ID("gueltig_ab"), time.Now().Format("2006-01-02")))
 	check(t, zonesFile, 200, "Zonen in der Datei102")
+	// The checked file can be imported; a second time it is refused.
+	if code := follow(t, ctx, "Diese Zonen übernehmen"); code != 200 {
+		t.Fatalf("import zones: %d", code)
+	}
+	if text := evalJS[string](t, ctx, `document.querySelector('main').textContent`); !strings.Contains(text, "Zonen übernommen: 102 Zonen gelten ab dem") {
+		t.Errorf("after the import:\n%s", text)
+	}
+	axeClean(t, ctx, "zones imported")
 
 	ctx2 := newBrowser(t)
 	staffSignIn(t, ctx2, s, "sachbearbeitung", "/sachbearbeitung")

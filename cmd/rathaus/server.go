@@ -364,8 +364,8 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		web.Recover(onError),
 		web.CrossOrigin(nil, onError),
 		web.BodyLimitFunc(func(r *http.Request) int64 {
-			if sf.parking != nil && parking.IsUpload(r) {
-				return max(cfg.BodyLimit, parking.UploadBodyLimit) // a citizen's documents
+			if sf.parking != nil {
+				return max(cfg.BodyLimit, parking.BodyLimit(r)) // file uploads
 			}
 			return cfg.BodyLimit
 		}, onError),

@@ -17,12 +17,20 @@ import (
 // upload on the status page, the clerk's request and the document viewer
 // of the workbench (documents.go has the rules).
 
-// IsUpload reports whether r is a citizen's upload form, whose body may be
-// larger than the installation's body limit (UploadBodyLimit); the server
-// uses it to pick the limit before the request is routed.
-func IsUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/bewohnerparken/status/") &&
-		strings.HasSuffix(r.URL.Path, "/unterlagen")
+// BodyLimit returns the body limit of the feature's file uploads, whose
+// bodies may be larger than the installation's body limit: a citizen's
+// documents (UploadBodyLimit) and the Fachadministration's zones file; 0
+// for every other request. The server asks before the request is routed.
+func BodyLimit(r *http.Request) int64 {
+	switch {
+	case r.Method != http.MethodPost:
+		return 0
+	case strings.HasPrefix(r.URL.Path, "/bewohnerparken/status/") && strings.HasSuffix(r.URL.Path, "/unterlagen"):
+		return UploadBodyLimit
+	case r.URL.Path == clerkQueuePath+"/zonen":
+		return maxZonesFile + 64<<10
+	}
+	return 0
 }
 
 // maxUploadParts bounds the parts of an upload form (files, message, kind).

@@ -947,3 +947,50 @@ func TestCheckZones(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// A checked zones file is imported for its day, once; a day that has
+// passed is refused; the import is audited and the lookup of that day
+// finds the new zone.
+func TestImportZones(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		rec := f.issue(t, f.byExp[registers.ExpectEligible], prov)
+		a, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		admin := parking.Clerk{Actor: "staff:admin", Name: "Admin", Municipality: demo.Berlin.ARS}
+		renamed := []byte(strings.Replace(string(demo.Zones()), `"zone_id":"`+a.Permit.ZoneID+`"`, `"zone_id":"999"`, 1))
+		day := f.clock.today().AddDate(0, 0, 3)
+		past, err := f.svc.SaveZonesDraft(f.ctx, admin, renamed, f.clock.today().AddDate(0, 0, -1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.ImportZones(f.ctx, admin, past, ""); !errs.Is(err, errs.Conflict) {
+			t.Errorf("import for a past day: %v, want Conflict", err)
+		}
+		id, err := f.svc.SaveZonesDraft(f.ctx, admin, renamed, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n, err := f.svc.ImportZones(f.ctx, admin, id, "127.0.0.1")
+		if err != nil || !got.Equal(day) || n < 100 {
+			t.Fatalf("import: %v %d %v", got, n, err)
+		}
+		if _, _, err := f.svc.ImportZones(f.ctx, admin, id, ""); !errs.Is(err, errs.Conflict) {
+			t.Errorf("second import: %v, want Conflict", err)
+		}
+		var audited int
+		db.Read().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'parking.zones_imported' AND actor = 'staff:admin'`).Scan(&audited)
+		if audited != 1 {
+			t.Errorf("%d audit entries of the import, want 1", audited)
+		}
+		// From the day on, the permit's address lies in zone 999.
+		check, err := f.svc.CheckZones(f.ctx, demo.Berlin.ARS, bytes.NewReader(renamed), day)
+		if err != nil || len(check.Changes) != 1 {
+			t.Fatalf("check: %+v %v", check, err)
+		}
+		var zone string
+		if err := db.Read().QueryRow(`SELECT zone_id FROM zones WHERE municipality = $1 AND valid_from = $2 AND zone_id = '999'`,
+			demo.Berlin.ARS, day.Format("2006-01-02")).Scan(&zone); err != nil {
+			t.Errorf("zone 999 from %s not stored: %v", day.Format("2006-01-02"), err)
+		}
+	}, sets...)
+}

@@ -75,6 +75,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/regeln/inkraftsetzen", h.pages.Page(h.admin(h.adminRulesActivate)))
 	mux.Handle("GET /sachbearbeitung/bewohnerparken/zonen", h.pages.Page(h.admin(h.adminZones)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/zonen", h.pages.Page(h.admin(h.adminZonesCheck)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/zonen/uebernehmen", h.pages.Page(h.admin(h.adminZonesImport)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/notiz", h.pages.Page(h.clerk(h.clerkNote)))
