@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -238,5 +239,62 @@ func TestBrowserRulesCheck(t *testing.T) {
 	staffSignIn(t, ctx2, s, "sachbearbeitung", "/sachbearbeitung")
 	if code := openPage(t, ctx2, s, "/sachbearbeitung/bewohnerparken/regeln"); code != 403 {
 		t.Errorf("rules page for a clerk: %d, want 403", code)
+	}
+}
+
+// TestBrowserHandOver: the team lead has signed in once (so the staff
+// directory knows her); a clerk takes a case and hands it over to her by
+// name; the case page then names her as the one who works on it.
+func TestBrowserHandOver(t *testing.T) {
+	requireChromium(t)
+	s := demoServer(t)
+	var rec receipt
+	seen := 0
+	for _, r := range residents(t, s) {
+		if r.Expect == "Nebenwohnsitz" && len(r.Plates) > 0 {
+			if seen++; seen == 3 { // the first two are TestBrowserClerkAccessibility's
+				_, rec = s.submit(t, applicationBody(r), "")
+				s.waitStatus(t, rec, "review")
+				break
+			}
+		}
+	}
+	if rec.Reference == "" {
+		t.Fatal("the demo has fewer than three residents with a secondary residence")
+	}
+	lead := newBrowser(t)
+	staffSignIn(t, lead, s, "teamleitung", "/sachbearbeitung/bewohnerparken")
+	leadName := strings.TrimSpace(strings.TrimPrefix(regexp.MustCompile(`Angemeldet: ([^.]+)\.`).FindString(
+		evalJS[string](t, lead, `document.querySelector('main').textContent`)), "Angemeldet:"))
+	leadName = strings.TrimSuffix(leadName, ".")
+	if leadName == "" {
+		t.Fatal("the queue does not name the signed-in lead")
+	}
+
+	clerk := newBrowser(t)
+	browserDo(t, clerk, chromedp.EmulateViewport(1280, 900))
+	staffSignIn(t, clerk, s, "sachbearbeitung", "/sachbearbeitung/bewohnerparken")
+	if code := openPage(t, clerk, s, "/sachbearbeitung/bewohnerparken/"+rec.Reference); code != 200 {
+		t.Fatalf("case page: %d", code)
+	}
+	if code := follow(t, clerk, "Übernehmen"); code != 200 {
+		t.Fatalf("take: %d", code)
+	}
+	// Without a choice: the field says so.
+	if code := follow(t, clerk, "Übergeben"); code != 422 || !strings.Contains(strings.Join(fieldErrorTexts(t, clerk), " "), "Bitte wählen Sie") {
+		t.Fatalf("hand over without a colleague: %d %q", code, fieldErrorTexts(t, clerk))
+	}
+	axeClean(t, clerk, "hand-over without a choice")
+	options := evalJS[[]string](t, clerk, `[...document.querySelectorAll('#uebergabe_an option')].map(o => o.textContent.trim())`)
+	if !slices.Contains(options, leadName) {
+		t.Fatalf("colleagues offered: %q, want %q", options, leadName)
+	}
+	value := evalJS[string](t, clerk, `[...document.querySelectorAll('#uebergabe_an option')].find(o => o.textContent.trim() === `+jsString(leadName)+`).value`)
+	browserDo(t, clerk, chromedp.SetValue(chromedp.ID("uebergabe_an"), value))
+	if code := follow(t, clerk, "Übergeben"); code != 200 {
+		t.Fatalf("hand over: %d", code)
+	}
+	if text := evalJS[string](t, clerk, `document.querySelector('main').textContent.replace(/\s+/g, ' ')`); !strings.Contains(text, "Diesen Antrag bearbeitet "+leadName) {
+		t.Errorf("after the hand-over the case page does not name %s:\n%s", leadName, text)
 	}
 }

@@ -23,7 +23,14 @@
 // DevProvider is the development provider rathaus demo embeds.
 package identity
 
-import "time"
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/store"
+)
 
 // Claims the ID token carries besides the standard ones.
 const (
@@ -77,4 +84,43 @@ func RoleLabel(role string) string {
 		return "Fachadministration"
 	}
 	return role
+}
+
+// Colleague is an entry of the staff directory.
+type Colleague struct {
+	Subject, Name string
+	Roles         []string
+	LastSignIn    time.Time
+}
+
+// Actor is how the colleague is named in events and the audit log (as
+// Staff.Actor).
+func (c Colleague) Actor() string { return "staff:" + c.Subject }
+
+// DirectoryMaxAge: colleagues who have not signed in for longer are not
+// offered (they may have left; the provider does not tell).
+const DirectoryMaxAge = 180 * 24 * time.Hour
+
+// Colleagues lists the staff of a municipality who signed in since
+// DirectoryMaxAge before now and have one of roles, by name.
+func Colleagues(ctx context.Context, db *store.DB, ars string, now time.Time, roles ...string) ([]Colleague, error) {
+	rows, err := db.Read().QueryContext(ctx, `SELECT subject, name, roles, last_sign_in FROM identity_staff
+		WHERE municipality = $1 AND last_sign_in >= $2 ORDER BY name, subject`, ars, now.Add(-DirectoryMaxAge).UTC())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Colleague
+	for rows.Next() {
+		var c Colleague
+		var rs string
+		if err := rows.Scan(&c.Subject, &c.Name, &rs, &c.LastSignIn); err != nil {
+			return nil, err
+		}
+		c.Roles = strings.Split(rs, ",")
+		if slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(c.Roles, r) }) {
+			out = append(out, c)
+		}
+	}
+	return out, rows.Err()
 }

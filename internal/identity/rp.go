@@ -298,6 +298,11 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, st.tokenHash, st.Subject, st.Name, strings.Join(roles, ","), st.Municipality, csrf, now); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_staff (subject, name, roles, municipality, last_sign_in) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (subject) DO UPDATE SET name = excluded.name, roles = excluded.roles, municipality = excluded.municipality,
+			last_sign_in = excluded.last_sign_in`, st.Subject, st.Name, strings.Join(roles, ","), st.Municipality, now); err != nil {
+			return err
+		}
 		_, err := audit.Append(ctx, tx, rp.o.DB.Engine, audit.Entry{At: now, Actor: st.Actor(), Action: "identity.sign_in",
 			Municipality: st.Municipality, Origin: clientAddr(r), Reason: "Anmeldung " + strings.Join(roles, ",")})
 		return err

@@ -64,3 +64,36 @@ func (s *Service) Assign(ctx context.Context, c Clerk, reference string, take bo
 	}
 	return s.load(ctx, row)
 }
+
+// HandOver gives a case in review to a colleague (toActor, named toName):
+// its assignee may, anyone may while nobody works on it, and a team lead
+// always may (leads distribute the work). The colleague is found by the
+// caller (the staff directory).
+func (s *Service) HandOver(ctx context.Context, c Clerk, reference, toActor, toName, origin string) error {
+	now := s.now().UTC()
+	return s.db.Transact(ctx, func(tx *sql.Tx) error {
+		row, err := s.caseForUpdate(ctx, tx, c, reference)
+		if err != nil {
+			return err
+		}
+		switch {
+		case row.Status != Review:
+			return errs.E(errs.Conflict, "Der Antrag ist nicht (mehr) in Prüfung, sondern „%s“.", row.Status.Label())
+		case row.Assignee == toActor:
+			return nil
+		case row.Assignee != "" && row.Assignee != c.Actor && !c.Lead:
+			return errs.E(errs.Conflict, "Den Antrag bearbeitet %s; übergeben kann ihn nur, wer ihn bearbeitet, oder die Teamleitung.", row.AssigneeName)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE parking_applications SET assignee = $1, assignee_name = $2, assigned_at = $3 WHERE id = $4`,
+			toActor, toName, now, row.ID); err != nil {
+			return err
+		}
+		reason := "an " + toActor
+		if row.Assignee != "" {
+			reason += " von " + row.Assignee
+		}
+		_, err = audit.Append(ctx, tx, s.db.Engine, audit.Entry{At: now, Actor: c.Actor, Action: "parking.hand_over", Object: "parking_application:" + row.ID,
+			Municipality: c.Municipality, Origin: origin, Reason: reason})
+		return err
+	})
+}

@@ -139,13 +139,14 @@ type Clerk struct {
 	Actor        string
 	Municipality string
 	Name         string  // shown on the pages
+	Lead         bool    // Teamleitung: may hand over anyone's case
 	key          *APIKey // the casework key, when signed in with one
 	csrf         string  // the staff session's token for forms
 }
 
 // staffClerk is the clerk of a staff session.
 func staffClerk(st *identity.Staff) Clerk {
-	return Clerk{Actor: st.Actor(), Municipality: st.Municipality, Name: st.Name, csrf: st.CSRF}
+	return Clerk{Actor: st.Actor(), Municipality: st.Municipality, Name: st.Name, Lead: st.Has(identity.RoleLead), csrf: st.CSRF}
 }
 
 // keyClerk is the clerk of a casework key.
@@ -565,17 +566,21 @@ type caseData struct {
 	RequestKinds                          []option
 	RequestKind, RequestText, RequestDays string // the request form as typed
 	RequestTextField, RequestDaysField    caseFieldView
-	ClerkReasons                          string // the decision's reasons, once decided by a clerk
-	DecidedBy                             string
-	Events                                []eventView
-	Action                                string // where the decision forms post
-	Decidable                             bool   // in review
-	CanApprove                            bool   // a fee could be determined
-	Token                                 string
-	Choices                               []choiceView // the results that did not pass, to tick as reasons
-	Text                                  string       // the reasons as typed
-	Errors                                map[string]string
-	Conflict                              string // why the decision was not stored
+	// Hand over to a colleague (staff sign-in only).
+	Colleagues   []option
+	CanHandOver  bool
+	HandOverTo   string // the colleague chosen (subject)
+	ClerkReasons string // the decision's reasons, once decided by a clerk
+	DecidedBy    string
+	Events       []eventView
+	Action       string // where the decision forms post
+	Decidable    bool   // in review
+	CanApprove   bool   // a fee could be determined
+	Token        string
+	Choices      []choiceView // the results that did not pass, to tick as reasons
+	Text         string       // the reasons as typed
+	Errors       map[string]string
+	Conflict     string // why the decision was not stored
 }
 
 type pair struct{ Key, Value string }
@@ -778,6 +783,9 @@ func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, st
 	if err := h.caseDocuments(r.Context(), &d); err != nil {
 		return err
 	}
+	if err := h.caseColleagues(r.Context(), c, &d); err != nil {
+		return err
+	}
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err
 	}
@@ -949,6 +957,7 @@ func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, c Clerk, ac
 	d = h.caseData(c, a)
 	d.Note, d.FeeInput, d.FeeReason = typed.Note, typed.FeeInput, typed.FeeReason
 	d.RequestKind, d.RequestText, d.RequestDays = typed.RequestKind, typed.RequestText, typed.RequestDays
+	d.HandOverTo = typed.HandOverTo
 	status := http.StatusConflict
 	if errs.Is(err, errs.Invalid) {
 		status = http.StatusUnprocessableEntity
@@ -982,4 +991,44 @@ func parseEuro(s string) (int64, bool) {
 		cents = c
 	}
 	return euros*100 + cents, true
+}
+
+// caseColleagues offers the colleagues a case can be handed over to: the
+// municipality's clerks and leads from the staff directory, without the
+// one who works on it now.
+func (h *Handler) caseColleagues(ctx context.Context, c Clerk, d *caseData) error {
+	d.CanHandOver = h.Staff != nil && d.Decidable && (d.App.Assignee == "" || d.App.Assignee == c.Actor || c.Lead)
+	if !d.CanHandOver {
+		return nil
+	}
+	cs, err := identity.Colleagues(ctx, h.svc.db, c.Municipality, h.svc.now(), identity.RoleClerk, identity.RoleLead)
+	if err != nil {
+		return err
+	}
+	for _, col := range cs {
+		if col.Actor() != d.App.Assignee {
+			d.Colleagues = append(d.Colleagues, option{Value: col.Subject, Label: col.Name, Selected: col.Subject == d.HandOverTo})
+		}
+	}
+	return nil
+}
+
+// clerkHandOver hands the case over to a colleague from the directory.
+func (h *Handler) clerkHandOver(w http.ResponseWriter, r *http.Request, c Clerk) error {
+	return h.caseAction(w, r, c, func(ref string, d *caseData) error {
+		d.HandOverTo = r.PostFormValue("uebergabe_an")
+		if h.Staff == nil {
+			return errs.E(errs.Conflict, "Übergeben lässt sich ein Antrag nur mit der Anmeldung für Beschäftigte.")
+		}
+		cs, err := identity.Colleagues(r.Context(), h.svc.db, c.Municipality, h.svc.now(), identity.RoleClerk, identity.RoleLead)
+		if err != nil {
+			return err
+		}
+		for _, col := range cs {
+			if col.Subject == d.HandOverTo {
+				return h.svc.HandOver(r.Context(), c, ref, col.Actor(), col.Name, clientAddr(r))
+			}
+		}
+		return errs.Field("uebergabe_an", "Bitte wählen Sie eine Kollegin oder einen Kollegen aus der Liste.")
+	})
 }

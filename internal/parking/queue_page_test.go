@@ -994,3 +994,50 @@ func TestImportZones(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// A case is handed over by its assignee, by anyone while nobody has it,
+// and by a team lead always; not by another clerk. Each hand-over is
+// audited.
+func TestHandOver(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectBlocked]), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+		anna := parking.Clerk{Actor: "staff:anna", Name: "Anna", Municipality: demo.Berlin.ARS}
+		ben := parking.Clerk{Actor: "staff:ben", Name: "Ben", Municipality: demo.Berlin.ARS}
+		lead := parking.Clerk{Actor: "staff:lea", Name: "Lea", Municipality: demo.Berlin.ARS, Lead: true}
+		assignee := func() string {
+			t.Helper()
+			got, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+			return got.Assignee
+		}
+		if err := f.svc.HandOver(f.ctx, anna, rec.Reference, ben.Actor, ben.Name, ""); err != nil || assignee() != ben.Actor {
+			t.Fatalf("hand over an unassigned case: %v, assignee %q", err, assignee())
+		}
+		if err := f.svc.HandOver(f.ctx, anna, rec.Reference, anna.Actor, anna.Name, ""); !errs.Is(err, errs.Conflict) || assignee() != ben.Actor {
+			t.Errorf("another clerk takes Ben's case by handing it over: %v", err)
+		}
+		if err := f.svc.HandOver(f.ctx, ben, rec.Reference, anna.Actor, anna.Name, ""); err != nil || assignee() != anna.Actor {
+			t.Errorf("Ben hands over: %v, assignee %q", err, assignee())
+		}
+		if err := f.svc.HandOver(f.ctx, lead, rec.Reference, ben.Actor, ben.Name, ""); err != nil || assignee() != ben.Actor {
+			t.Errorf("the lead hands over: %v, assignee %q", err, assignee())
+		}
+		other := lead
+		other.Municipality = "083110000000"
+		if err := f.svc.HandOver(f.ctx, other, rec.Reference, anna.Actor, anna.Name, ""); !errs.Is(err, errs.NotFound) {
+			t.Errorf("a lead of another municipality: %v, want NotFound", err)
+		}
+		n := countAudit(t, db, "staff:anna", "parking.hand_over", a.ID) + countAudit(t, db, "staff:ben", "parking.hand_over", a.ID) +
+			countAudit(t, db, "staff:lea", "parking.hand_over", a.ID)
+		if n != 3 {
+			t.Errorf("%d audit entries of hand-overs, want 3", n)
+		}
+		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: true, Clerk: anna.Actor}); !errs.Is(err, errs.Conflict) {
+			t.Errorf("Anna decides Ben's case: %v, want Conflict", err)
+		}
+	}, sets...)
+}

@@ -78,6 +78,7 @@ func (h *Handler) Routes(mux Mux) {
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/zonen/uebernehmen", h.pages.Page(h.admin(h.adminZonesImport)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/entscheidung", h.pages.Page(h.clerk(h.clerkDecide)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/bearbeitung", h.pages.Page(h.clerk(h.clerkAssign)))
+	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/uebergabe", h.pages.Page(h.clerk(h.clerkHandOver)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/notiz", h.pages.Page(h.clerk(h.clerkNote)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/gebuehr", h.pages.Page(h.clerk(h.clerkFee)))
 	mux.Handle("POST /sachbearbeitung/bewohnerparken/{reference}/nachforderung", h.pages.Page(h.clerk(h.clerkRequestInfo)))
