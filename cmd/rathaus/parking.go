@@ -63,6 +63,8 @@ type parkingSetup struct {
 	publicOutbox bool
 	// documents seals the documents citizens upload; nil: no uploads.
 	documents *vault.Keyring
+	// targetDays is the queue's processing target in working days.
+	targetDays int
 }
 
 // parkingDeps are the platform parts the service uses.
@@ -116,6 +118,9 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 		return nil, err
 	}
 	p.svc.Authority[s.municipality] = s.authority
+	if s.targetDays > 0 {
+		p.svc.TargetWorkingDays = s.targetDays
+	}
 	p.svc.SetVault(s.documents)
 	// A changed rule or fee file becomes an entry of the audit log.
 	if n, err := p.svc.RecordRulesInForce(ctx, "system:start", "rathaus"); err != nil {
@@ -148,7 +153,7 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, d parkingDeps) (*pa
 		municipality: demo.Berlin.ARS, authority: "Land Berlin – Straßenverkehrsbehörde (Demo)",
 		rules: configs, signingKey: key,
 		registers: config.ParkingRegistersDemo, payment: config.PaymentProviderTest, paymentSecret: secret[:],
-		specimen: true, publicOutbox: true, documents: docKeys,
+		specimen: true, publicOutbox: true, documents: docKeys, targetDays: int(cfg.ParkingTargetDays),
 	})
 	if err != nil {
 		return nil, err
@@ -197,6 +202,7 @@ func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, std
 	setup := parkingSetup{
 		municipality: ars, authority: cfg.ParkingAuthority, rules: configs, signingKey: key,
 		registers: cfg.ParkingRegisters, payment: cfg.PaymentProvider, paymentSecret: []byte(cfg.PaymentSecret),
+		targetDays: int(cfg.ParkingTargetDays),
 	}
 	if cfg.DocumentKeys != "" {
 		if setup.documents, err = vault.Parse(cfg.DocumentKeys); err != nil {

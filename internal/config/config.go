@@ -55,6 +55,7 @@ type Config struct {
 	ParkingRulesDir     string // rule and fee JSON files; empty: the shipped ones
 	ParkingSigningKey   string // PEM of the ECDSA P-256 key permits are signed with (secret)
 	ParkingAuthority    string // issuing authority printed on permits
+	ParkingTargetDays   int64  // processing target of the workbench's queue, in working days
 	PaymentProvider     string // PaymentProviderTest
 	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
 	DocumentKeys        string // base64 AES-256 keys that seal citizens' documents, the sealing one first (secret)
@@ -119,16 +120,17 @@ const (
 // Defaults returns the defaults of a mode.
 func Defaults(mode Mode) Config {
 	c := Config{
-		DataDir:         "rathaus-data",
-		Listen:          "127.0.0.1:8080",
-		LogFormat:       "json",
-		LogLevel:        "info",
-		BodyLimit:       1 << 20,
-		RequestTimeout:  30 * time.Second,
-		ShutdownTimeout: 20 * time.Second,
-		AutoMigrate:     true,
-		JobWorkers:      16,
-		JobRescueAfter:  15 * time.Minute,
+		DataDir:           "rathaus-data",
+		Listen:            "127.0.0.1:8080",
+		LogFormat:         "json",
+		LogLevel:          "info",
+		BodyLimit:         1 << 20,
+		ParkingTargetDays: 5,
+		RequestTimeout:    30 * time.Second,
+		ShutdownTimeout:   20 * time.Second,
+		AutoMigrate:       true,
+		JobWorkers:        16,
+		JobRescueAfter:    15 * time.Minute,
 	}
 	if mode == Demo || mode == Tool {
 		c.LogFormat = "text"
@@ -231,6 +233,8 @@ func (c *Config) options() []*option {
 	add(o("parking-signing-key", "RATHAUS_PARKING_SIGNING_KEY", "PEM of the ECDSA P-256 private key permits are signed with (create one with rathaus permit keygen); secret: prefer RATHAUS_PARKING_SIGNING_KEY_FILE", secretValue, s, g))
 	s, g = str(&c.ParkingAuthority)
 	add(o("parking-authority", "RATHAUS_PARKING_AUTHORITY", `issuing authority printed on permits, e.g. "Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde"`, public, s, g))
+	s, g = integer(&c.ParkingTargetDays)
+	add(o("parking-target-days", "RATHAUS_PARKING_TARGET_DAYS", "processing target of the workbench's queue in working days: cases in review longer are marked overdue", public, s, g))
 	s, g = str(&c.PaymentProvider)
 	add(o("payment-provider", "RATHAUS_PAYMENT_PROVIDER", `payment provider of Bewohnerparken: "test" (test payment pages under /testzahlung, no money moves; not for production)`, public, s, g))
 	s, g = str(&c.PaymentSecret)
@@ -363,6 +367,9 @@ func (c *Config) Validate(mode Mode) error {
 		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
 			p = append(p, fmt.Sprintf("RATHAUS_TLS_CERT/RATHAUS_TLS_KEY: Zertifikat und Schlüssel lassen sich nicht laden: %v", err))
 		}
+	}
+	if c.ParkingTargetDays < 1 || c.ParkingTargetDays > 60 {
+		p = append(p, fmt.Sprintf("RATHAUS_PARKING_TARGET_DAYS %d: erlaubt sind 1 bis 60 Arbeitstage", c.ParkingTargetDays))
 	}
 	if c.BodyLimit < 1024 || c.BodyLimit > 1<<30 {
 		p = append(p, fmt.Sprintf("RATHAUS_BODY_LIMIT %d: erlaubt sind 1024 bis 1073741824 Bytes", c.BodyLimit))

@@ -490,11 +490,18 @@ func (s *Service) Queue(ctx context.Context, ars string, limit int) ([]Applicati
 	return out, nil
 }
 
-// QueueSummary lists applications waiting for a clerk, oldest first,
-// filtered by assignee (AnyAssignee, Unassigned or an actor), without
+// QueueFilter narrows the queue.
+type QueueFilter struct {
+	Assignee string // AnyAssignee (the zero value), Unassigned, or an actor
+	Zone     string // a zone id: cases whose address lies in it
+	Reason   string // a rule id: cases where its result is open (to review, or failed)
+	Newest   bool   // newest first instead of oldest first
+}
+
+// QueueSummary lists applications waiting for a clerk, filtered, without
 // their events and permit: what the queue page shows, in one query.
-func (s *Service) QueueSummary(ctx context.Context, ars, assignee string, limit int) ([]Application, error) {
-	rows, err := queue(ctx, s.db.Read(), ars, Review, assignee, limit)
+func (s *Service) QueueSummary(ctx context.Context, ars string, f QueueFilter, limit int) ([]Application, error) {
+	rows, err := queueFiltered(ctx, s.db.Read(), ars, Review, f, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -503,6 +510,9 @@ func (s *Service) QueueSummary(ctx context.Context, ars, assignee string, limit 
 		a, err := s.decode(r)
 		if err != nil {
 			return nil, err
+		}
+		if f.Reason != "" && !slices.ContainsFunc(openResults(a.Outcome), func(r resultView) bool { return r.Rule == f.Reason }) {
+			continue
 		}
 		out = append(out, a)
 	}

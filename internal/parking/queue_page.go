@@ -335,6 +335,11 @@ type queueData struct {
 	Bulk         *bulkView // the outcome of a bulk approval
 	AnyBulk      bool      // some case on the page can be approved with others
 	Filter       string    // "", "mir", "frei"
+	Zone         string    // zone filter as typed
+	ZoneError    string
+	Reasons      []option // the reason filter's choices
+	Newest       bool     // newest first
+	Filtered     bool     // some filter is set
 	TargetDays   int
 	Municipality string
 	Flash        *flashView
@@ -360,9 +365,10 @@ type queueItem struct {
 	Reasons                          []resultView
 }
 
-// ageTargetWorkingDays is the processing target the queue measures cases
-// against: a case waiting longer is marked overdue.
-const ageTargetWorkingDays = 5
+// DefaultTargetWorkingDays is the processing target the queue measures
+// cases against unless configured (Service.TargetWorkingDays): a case
+// waiting longer is marked overdue.
+const DefaultTargetWorkingDays = 5
 
 // workingDaysBetween counts the working days (Monday to Friday) after
 // from up to and including to. Public holidays are not counted out.
@@ -377,9 +383,13 @@ func workingDaysBetween(from, to time.Time) int {
 }
 
 type reasonCount struct {
-	Label string
-	Count int
+	Label, Rule string
+	Count       int
 }
+
+// zoneFilterPattern is what a zone id looks like (geo: zone_id of the
+// municipality's GeoJSON).
+var zoneFilterPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$`)
 
 var referenceFormat = regexp.MustCompile(`^BP-\d{4}-[0-9A-Z]{8}$`)
 
@@ -391,21 +401,40 @@ func (h *Handler) clerkQueue(w http.ResponseWriter, r *http.Request, c Clerk) er
 // just made, or nil.
 func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, c Clerk, bulk *bulkView) error {
 	ctx := r.Context()
-	filter, assignee := r.URL.Query().Get("zuweisung"), AnyAssignee
+	q := r.URL.Query()
+	filter, qf := q.Get("zuweisung"), QueueFilter{Assignee: AnyAssignee}
 	switch filter {
 	case "mir":
-		assignee = c.Actor
+		qf.Assignee = c.Actor
 	case "frei":
-		assignee = Unassigned
+		qf.Assignee = Unassigned
 	default:
 		filter = ""
 	}
-	apps, err := h.svc.QueueSummary(ctx, c.Municipality, assignee, clerkQueueLimit+1)
+	d := queueData{Clerk: c.Name, CSRF: c.csrf, BulkToken: h.decisionToken(c.Actor, bulkApproval), Municipality: c.Municipality,
+		Limit: clerkQueueLimit, Filter: filter, TargetDays: h.svc.TargetWorkingDays}
+	if z := strings.TrimSpace(q.Get("zone")); z != "" {
+		d.Zone = z
+		if zoneFilterPattern.MatchString(z) {
+			qf.Zone = z
+		} else {
+			d.ZoneError = "Bitte geben Sie eine Zone so an, wie sie in der Liste steht (zum Beispiel 29)."
+		}
+	}
+	if g := q.Get("grund"); slices.Contains(rules.RuleIDs(), g) || g == "fee.tier" {
+		qf.Reason = g
+	}
+	d.Reasons = []option{{Value: "", Label: "alle Gründe", Selected: qf.Reason == ""}}
+	for _, id := range append(rules.RuleIDs(), "fee.tier") {
+		d.Reasons = append(d.Reasons, option{Value: id, Label: ruleLabel(id), Selected: id == qf.Reason})
+	}
+	qf.Newest = q.Get("reihenfolge") == "neueste"
+	d.Newest = qf.Newest
+	d.Filtered = filter != "" || qf.Zone != "" || qf.Reason != "" || qf.Newest
+	apps, err := h.svc.QueueSummary(ctx, c.Municipality, qf, clerkQueueLimit+1)
 	if err != nil {
 		return err
 	}
-	d := queueData{Clerk: c.Name, CSRF: c.csrf, BulkToken: h.decisionToken(c.Actor, bulkApproval), Municipality: c.Municipality,
-		Limit: clerkQueueLimit, Filter: filter, TargetDays: ageTargetWorkingDays}
 	if cfg, err := h.svc.config(c.Municipality); err == nil && cfg.Municipality != "" {
 		d.Municipality = c.Municipality
 	}
@@ -417,7 +446,7 @@ func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, c Clerk, b
 		it := queueItem{Reference: a.Reference, Received: germanDay(a.AppliedOn), Kind: a.Kind.Label(), Zones: zonesLabel(a.ZoneID),
 			AgeDays: h.svc.ageDays(a), Duration: strconv.Itoa(a.DurationMonths) + " Monate", Reasons: openResults(a.Outcome)}
 		it.Age = days(it.AgeDays)
-		it.Overdue = workingDaysBetween(a.AppliedOn, h.svc.today()) > ageTargetWorkingDays
+		it.Overdue = workingDaysBetween(a.AppliedOn, h.svc.today()) > h.svc.TargetWorkingDays
 		it.Prechecked = prechecked(a) && (a.Assignee == "" || a.Assignee == c.Actor)
 		d.AnyBulk = d.AnyBulk || it.Prechecked
 		switch {
@@ -428,15 +457,15 @@ func (h *Handler) renderQueue(w http.ResponseWriter, r *http.Request, c Clerk, b
 		}
 		seen := map[string]bool{}
 		for _, res := range it.Reasons {
-			if !seen[res.Label] {
-				seen[res.Label] = true
-				counts[res.Label]++
+			if !seen[res.Rule] {
+				seen[res.Rule] = true
+				counts[res.Rule]++
 			}
 		}
 		d.Items = append(d.Items, it)
 	}
-	for label, n := range counts {
-		d.Counts = append(d.Counts, reasonCount{Label: label, Count: n})
+	for rule, n := range counts {
+		d.Counts = append(d.Counts, reasonCount{Label: ruleLabel(rule), Rule: rule, Count: n})
 	}
 	slices.SortFunc(d.Counts, func(a, b reasonCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Label, b.Label))

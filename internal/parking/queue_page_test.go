@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/charmap"
 	"opencode.de/rathaus/rathaus/internal/audit"
@@ -219,7 +220,7 @@ func TestClerkPages(t *testing.T) {
 			if iA < 0 || iB < 0 || iA > iB {
 				t.Errorf("queue does not link both cases, oldest first (A at %d, B at %d)", iA, iB)
 			}
-			for _, want := range []string{"Auskunftssperre", "§ 51 BMG", "Auskunftssperre: 1 Antrag", germanDay(a.AppliedOn), "0 Tage", "24 Monate"} {
+			for _, want := range []string{"Auskunftssperre", "§ 51 BMG", "Auskunftssperre</a>: 1 Antrag", germanDay(a.AppliedOn), "0 Tage", "24 Monate"} {
 				if !strings.Contains(res.page, want) {
 					t.Errorf("queue does not show %q", want)
 				}
@@ -367,7 +368,7 @@ func TestClerkPages(t *testing.T) {
 				t.Errorf("queue of the cases the clerk works on: want B only")
 			}
 			if q := other.get(queue + "?zuweisung=frei").page; strings.Contains(q, recB.Reference) || !strings.Contains(q, recA.Reference) {
-				t.Errorf("queue of the cases nobody works on: want A only")
+				t.Errorf("queue of the cases nobody works on: want A only\n%s", q)
 			}
 			// Deciding someone else's case is refused; it says whose it is.
 			res := c.do("POST", decideB, url.Values{"token": {c.token(recB.Reference)}, "entscheidung": {"ablehnen"}, "begruendung": {"Nein"}}, nil)
@@ -1038,6 +1039,50 @@ func TestHandOver(t *testing.T) {
 		}
 		if _, err := f.svc.Decide(f.ctx, demo.Berlin.ARS, rec.Reference, parking.ClerkDecision{Approve: true, Clerk: anna.Actor}); !errs.Is(err, errs.Conflict) {
 			t.Errorf("Anna decides Ben's case: %v, want Conflict", err)
+		}
+	}, sets...)
+}
+
+// The queue filters by reason, by zone and sorts newest first; a zone
+// that is no zone id is named as such and not used.
+func TestQueueFilters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		srv := f.pageServer(t)
+		key, _ := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sachbearbeitung")
+		var apps []parking.Application
+		for _, exp := range []string{registers.ExpectBlocked, registers.ExpectSecondary} {
+			rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[exp]), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			apps = append(apps, f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review }))
+			f.clock.advance(time.Minute)
+		}
+		blocked, secondary := apps[0], apps[1]
+		c := newClerk(t, srv.URL, key)
+		queue := "/sachbearbeitung/bewohnerparken"
+		has := func(page string, a parking.Application) bool { return strings.Contains(page, `href="`+queue+"/"+a.Reference+`"`) }
+		if p := c.get(queue + "?grund=" + rules.RuleResidenceBlocked).page; !has(p, blocked) || has(p, secondary) {
+			t.Error("reason Auskunftssperre: want the blocked case only")
+		}
+		if p := c.get(queue + "?grund=" + rules.RuleResidenceKind).page; has(p, blocked) || !has(p, secondary) {
+			t.Error("reason residence kind: want the secondary residence only")
+		}
+		zone, _, _ := strings.Cut(blocked.ZoneID, ",")
+		if p := c.get(queue + "?zone=" + zone).page; !has(p, blocked) {
+			t.Errorf("zone %s: the blocked case is missing", zone)
+		}
+		if p := c.get(queue + "?zone=999").page; has(p, blocked) || has(p, secondary) || !strings.Contains(p, "Kein Antrag in Prüfung passt") {
+			t.Error("zone 999: want no case and the message")
+		}
+		if res := c.get(queue + "?zone=%3Cscript%3E"); res.code != 200 || !strings.Contains(res.page, "Bitte geben Sie eine Zone so an") ||
+			!has(res.page, blocked) || strings.Contains(res.page, "<script>") {
+			t.Errorf("bad zone: %d", res.code)
+		}
+		p := c.get(queue + "?reihenfolge=neueste").page
+		if i, j := strings.Index(p, `href="`+queue+"/"+secondary.Reference+`"`), strings.Index(p, `href="`+queue+"/"+blocked.Reference+`"`); i < 0 || j < 0 || i > j {
+			t.Error("newest first: the later case is not first")
 		}
 	}, sets...)
 }

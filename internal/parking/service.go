@@ -76,6 +76,9 @@ type Service struct {
 	// concurrent transactions on their own connections are faster (its
 	// WAL flush already serves several commits; BENCHMARKS.md).
 	GroupSubmissions bool
+	// TargetWorkingDays is the processing target of the queue: cases in
+	// review longer are marked overdue (RATHAUS_PARKING_TARGET_DAYS).
+	TargetWorkingDays int
 
 	hmacKey []byte         // installation secret for access codes and person hashes
 	vault   *vault.Keyring // seals uploaded documents (SetVault); nil: no uploads
@@ -126,8 +129,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PublicOutbox:   o.PublicOutbox,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{}, GroupSubmissions: o.DB.Engine == store.SQLite,
-		background: make(chan struct{}, 1),
-		limiter:    &limiter{Rate: 1000, Burst: 2000}}
+		background: make(chan struct{}, 1), TargetWorkingDays: DefaultTargetWorkingDays,
+		limiter: &limiter{Rate: 1000, Burst: 2000}}
 	// Rule files activated in the workbench replace the deployed ones.
 	if n, err := s.LoadActivatedRules(ctx); err != nil {
 		return nil, fmt.Errorf("parking: activated rules: %w", err)

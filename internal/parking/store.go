@@ -174,15 +174,42 @@ func setKassenzeichen(ctx context.Context, tx *sql.Tx, id, kz string, now time.T
 // AnyAssignee and Unassigned filter the queue by assignee; any other
 // value is an actor.
 const (
-	AnyAssignee = "*"
-	Unassigned  = ""
+	AnyAssignee = ""        // the zero value: no filter
+	Unassigned  = "\x00none" // not an actor: actors are "staff:…" or "clerk:…"
 )
 
 // queue lists applications of a municipality in a status, oldest first;
 // assignee filters (AnyAssignee: all).
 func queue(ctx context.Context, q querier, ars string, status Status, assignee string, limit int) ([]appRow, error) {
+	return queueFiltered(ctx, q, ars, status, QueueFilter{Assignee: assignee}, limit)
+}
+
+// queueFiltered lists applications with status, filtered: by assignee, by
+// zone (one of the address's zones), by a rule whose result is open (a
+// pre-filter on the stored trace; the caller checks it exactly), oldest
+// or newest first.
+func queueFiltered(ctx context.Context, q querier, ars string, status Status, f QueueFilter, limit int) ([]appRow, error) {
+	assignee := f.Assignee // as the query compares: '*' any, '' nobody
+	switch f.Assignee {
+	case AnyAssignee:
+		assignee = "*"
+	case Unassigned:
+		assignee = ""
+	}
+	order := "created_at, id"
+	if f.Newest {
+		order = "created_at DESC, id DESC"
+	}
+	var reviewPattern, failPattern string
+	if f.Reason != "" {
+		reviewPattern = `%"Rule":"` + f.Reason + `","Verdict":"review"%`
+		failPattern = `%"Rule":"` + f.Reason + `","Verdict":"fail"%`
+	}
 	rows, err := q.QueryContext(ctx, `SELECT `+appSelect+` FROM parking_applications
-		WHERE municipality = $1 AND status = $2 AND ($3 = '*' OR assignee = $3) ORDER BY created_at, id LIMIT $4`, ars, status, assignee, limit)
+		WHERE municipality = $1 AND status = $2 AND ($3 = '*' OR assignee = $3)
+		AND ($4 = '' OR (',' || zone_id || ',') LIKE ('%,' || $4 || ',%'))
+		AND ($5 = '' OR outcome LIKE $5 OR outcome LIKE $6)
+		ORDER BY `+order+` LIMIT $7`, ars, status, assignee, f.Zone, reviewPattern, failPattern, limit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
