@@ -73,6 +73,10 @@ func TestWorkbenchRefusesCrossSitePosts(t *testing.T) {
 		{lead, leadCSRF, "/sachbearbeitung/bewohnerparken/sammelbewilligung", url.Values{"antrag": {ref}}},
 		{admin, adminCSRF, "/sachbearbeitung/bewohnerparken/regeln", url.Values{}},
 		{admin, adminCSRF, "/sachbearbeitung/bewohnerparken/zonen", url.Values{}},
+		{lead, leadCSRF, "/sachbearbeitung/bewohnerparken/" + ref + "/nachforderung", url.Values{"nachforderung_art": {"sonstiges"}, "nachforderung_text": {"x"}, "nachforderung_frist": {"14"}}},
+		{lead, leadCSRF, "/sachbearbeitung/bewohnerparken/" + ref + "/uebergabe", url.Values{"uebergabe_an": {"x"}}},
+		{admin, adminCSRF, "/sachbearbeitung/bewohnerparken/regeln/inkraftsetzen", url.Values{"datei_id": {"rul_x"}}},
+		{admin, adminCSRF, "/sachbearbeitung/bewohnerparken/zonen/uebernehmen", url.Values{"datei_id": {"zon_x"}}},
 		{lead, leadCSRF, "/sachbearbeitung/abmelden", url.Values{}},
 	} {
 		if code := post(tc.c, tc.path, tc.extra, false); code != http.StatusForbidden {

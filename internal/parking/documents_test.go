@@ -309,3 +309,42 @@ func TestInformationRequestDeadline(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// What the clerk writes to the citizen, what the citizen answers and the
+// name of a refused file come back escaped on both sides.
+func TestInformationRequestEscapes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		keys, _ := vault.Parse(vault.NewKey())
+		f.svc.SetVault(keys)
+		srv := f.pageServer(t)
+		key, _ := f.svc.CreateAPIKey(f.ctx, demo.Berlin.ARS, parking.RoleCasework, "Sachbearbeitung")
+		c := newClerk(t, srv.URL, key)
+		for i, payload := range []string{`<script>alert("x1")</script>`, `"><img src=x onerror=alert(2)>`, `</textarea><svg/onload=alert(3)>`} {
+			rec, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, f.form(f.byExp[registers.ExpectBlocked]), "esc-"+string(rune('a'+i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Status == parking.Review })
+			casePath := "/sachbearbeitung/bewohnerparken/" + rec.Reference
+			res := c.do("POST", casePath+"/nachforderung", url.Values{"token": {c.token(rec.Reference)}, "nachforderung_art": {"sonstiges"},
+				"nachforderung_text": {"Bitte " + payload}, "nachforderung_frist": {"14"}}, nil)
+			if res.code != http.StatusSeeOther {
+				t.Fatalf("request: %d", res.code)
+			}
+			citizen, status := citizenStatus(t, srv.URL, rec)
+			if strings.Contains(status, payload) || !strings.Contains(status, "Bitte ") {
+				t.Errorf("status page echoes the request unescaped (or not at all): %q", payload)
+			}
+			if _, page := postUpload(t, citizen, srv.URL, rec.Reference, nil, upload{payload + ".pdf", []byte("kein pdf")}); strings.Contains(page, payload) {
+				t.Errorf("refused file name comes back unescaped: %q", payload)
+			}
+			if code, _ := postUpload(t, citizen, srv.URL, rec.Reference, map[string]string{"nachricht": "Antwort " + payload}); code != http.StatusSeeOther {
+				t.Fatalf("answer: %d", code)
+			}
+			if page := c.get(casePath).page; strings.Contains(page, payload) || !strings.Contains(page, "Antwort ") {
+				t.Errorf("case page echoes the answer unescaped (or not at all): %q", payload)
+			}
+		}
+	}, sets...)
+}
