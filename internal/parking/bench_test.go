@@ -338,12 +338,12 @@ func BenchmarkWorkbench(b *testing.B) {
 			f.decide(b, client)
 			stopBenchJobs(client)
 			const cols = `municipality, access_code_hash, request_hash, status, applied_on, data, plate, person_hash, zone_id,
-				duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, kind`
+				duration_months, fee_cents, outcome, open_rules, kassenzeichen, created_at, updated_at, kind`
 			for k := 1; k < total/benchApplications; k++ {
 				_, err := db.Write().ExecContext(ctx, `INSERT INTO parking_applications (id, reference, `+cols+`)
 					SELECT id || '-' || `+fmt.Sprint(k)+`, reference || '-' || `+fmt.Sprint(k)+`, municipality, access_code_hash, request_hash,
 						CASE WHEN `+fmt.Sprint(k%10)+` = 0 THEN status ELSE 'rejected' END, applied_on, data, plate, person_hash, zone_id,
-						duration_months, fee_cents, outcome, kassenzeichen, created_at, updated_at, kind
+						duration_months, fee_cents, outcome, open_rules, kassenzeichen, created_at, updated_at, kind
 					FROM parking_applications WHERE id NOT LIKE '%-%'`)
 				if err != nil {
 					b.Fatal(err)
@@ -417,6 +417,9 @@ func BenchmarkWorkbench(b *testing.B) {
 			}
 			b.Run("queue", func(b *testing.B) {
 				measure(b, func(int) string { return "/sachbearbeitung/bewohnerparken" })
+			})
+			b.Run("queue-filtered", func(b *testing.B) {
+				measure(b, func(int) string { return "/sachbearbeitung/bewohnerparken?grund=residence.kind&reihenfolge=neueste" })
 			})
 			b.Run("case", func(b *testing.B) {
 				measure(b, func(i int) string { return "/sachbearbeitung/bewohnerparken/" + refs[i%len(refs)] })

@@ -121,7 +121,7 @@ func (s *Service) anonymiseBefore(ctx context.Context, ars string, cutoff time.T
 				// the rule trace (it quotes the plate and register answers)
 				// go; status, dates, zone and fee stay for the statistics.
 				{`UPDATE parking_applications SET data = '{}', plate = '', person_hash = '', idempotency_key = NULL,
-					outcome = '', access_code_hash = '', assignee = '', assignee_name = '', assigned_at = NULL,
+					outcome = '', open_rules = '', access_code_hash = '', assignee = '', assignee_name = '', assigned_at = NULL,
 					anonymised_at = $2, updated_at = $2 WHERE id = $1`, []any{id, now}},
 				{`UPDATE parking_events SET note = '' WHERE application_id = $1`, []any{id}},
 				{`DELETE FROM parking_notes WHERE application_id = $1`, []any{id}},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/parking/rules"
 	"opencode.de/rathaus/rathaus/internal/store"
 )
 
@@ -161,9 +162,30 @@ func setDecision(ctx context.Context, tx *sql.Tx, id string, outcome []byte, fee
 	if fee != nil {
 		f = sql.NullInt64{Int64: *fee, Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE parking_applications SET outcome = $2, fee_cents = $3, updated_at = $4 WHERE id = $1`,
-		id, string(outcome), f, now)
+	_, err := tx.ExecContext(ctx, `UPDATE parking_applications SET outcome = $2, fee_cents = $3, updated_at = $4, open_rules = $5 WHERE id = $1`,
+		id, string(outcome), f, now, openRules(outcome))
 	return err
+}
+
+// openRules lists the rules of a stored outcome whose result did not pass,
+// as ",a,b," (the column open_rules; "" for none).
+func openRules(outcome []byte) string {
+	var d struct {
+		Results []rules.Result `json:"results"`
+	}
+	if json.Unmarshal(outcome, &d) != nil {
+		return ""
+	}
+	var ids []string
+	for _, r := range d.Results {
+		if r.Verdict != rules.Pass {
+			ids = append(ids, r.Rule)
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return "," + strings.Join(ids, ",") + ","
 }
 
 func setKassenzeichen(ctx context.Context, tx *sql.Tx, id, kz string, now time.Time) error {
@@ -185,9 +207,8 @@ func queue(ctx context.Context, q querier, ars string, status Status, assignee s
 }
 
 // queueFiltered lists applications with status, filtered: by assignee, by
-// zone (one of the address's zones), by a rule whose result is open (a
-// pre-filter on the stored trace; the caller checks it exactly), oldest
-// or newest first.
+// zone (one of the address's zones), by a rule whose result is open
+// (open_rules), oldest or newest first.
 func queueFiltered(ctx context.Context, q querier, ars string, status Status, f QueueFilter, limit int) ([]appRow, error) {
 	assignee := f.Assignee // as the query compares: '*' any, '' nobody
 	switch f.Assignee {
@@ -200,16 +221,15 @@ func queueFiltered(ctx context.Context, q querier, ars string, status Status, f 
 	if f.Newest {
 		order = "created_at DESC, id DESC"
 	}
-	var reviewPattern, failPattern string
+	reason := ""
 	if f.Reason != "" {
-		reviewPattern = `%"Rule":"` + f.Reason + `","Verdict":"review"%`
-		failPattern = `%"Rule":"` + f.Reason + `","Verdict":"fail"%`
+		reason = "%," + f.Reason + ",%"
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+appSelect+` FROM parking_applications
 		WHERE municipality = $1 AND status = $2 AND ($3 = '*' OR assignee = $3)
 		AND ($4 = '' OR (',' || zone_id || ',') LIKE ('%,' || $4 || ',%'))
-		AND ($5 = '' OR outcome LIKE $5 OR outcome LIKE $6)
-		ORDER BY `+order+` LIMIT $7`, ars, status, assignee, f.Zone, reviewPattern, failPattern, limit)
+		AND ($5 = '' OR open_rules LIKE $5)
+		ORDER BY `+order+` LIMIT $6`, ars, status, assignee, f.Zone, reason, limit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

@@ -1,0 +1,9 @@
+-- The rules whose result is open (to review, or failed), as ",a,b,":
+-- what the queue filters by reason on, without reading the rule trace of
+-- every case (store.go setDecision keeps it; cleared with the outcome).
+ALTER TABLE parking_applications ADD COLUMN open_rules TEXT NOT NULL DEFAULT '';
+UPDATE parking_applications SET open_rules = COALESCE((
+	SELECT ',' || group_concat(json_extract(r.value, '$.Rule'), ',') || ','
+	FROM json_each(parking_applications.outcome, '$.results') r
+	WHERE json_extract(r.value, '$.Verdict') <> 'pass'), '')
+WHERE outcome <> '';
