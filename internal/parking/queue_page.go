@@ -108,6 +108,18 @@ func (s *Service) caseForUpdate(ctx context.Context, tx *sql.Tx, c Clerk, refere
 	return row, err
 }
 
+// recordDenied records that c asked to change the case reference of
+// another municipality (caseForUpdate answered NotFound in a transaction
+// that was rolled back): read again outside it, and audited if the case
+// exists elsewhere.
+func (s *Service) recordDenied(ctx context.Context, c Clerk, reference, origin string) error {
+	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "reference", strings.ToUpper(strings.TrimSpace(reference)), false)
+	if err != nil || row.Municipality == c.Municipality {
+		return nil // unknown, or the case is the clerk's own
+	}
+	return s.recordAccess(ctx, c, row.ID, accessDenied, origin)
+}
+
 // caseOf returns an application of the key's municipality. A case of
 // another municipality is NotFound, exactly like an unknown reference.
 func (s *Service) caseOf(ctx context.Context, c Clerk, reference string) (Application, error) {
@@ -753,6 +765,11 @@ func (h *Handler) clerkAssign(w http.ResponseWriter, r *http.Request, c Clerk) e
 		return errs.Field("bearbeitung", "Bitte wählen Sie „Übernehmen“ oder „Zurücklegen“.")
 	}
 	if _, err := h.svc.Assign(r.Context(), c, ref, take, clientAddr(r)); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			if aerr := h.svc.recordDenied(r.Context(), c, ref, clientAddr(r)); aerr != nil {
+				return aerr
+			}
+		}
 		if !errs.Is(err, errs.Conflict) {
 			return err
 		}
@@ -974,6 +991,12 @@ func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, c Clerk, ac
 	if err == nil {
 		http.Redirect(w, r, clerkQueuePath+"/"+ref, http.StatusSeeOther)
 		return nil
+	}
+	if errs.Is(err, errs.NotFound) {
+		if aerr := h.svc.recordDenied(r.Context(), c, ref, clientAddr(r)); aerr != nil {
+			return aerr
+		}
+		return err
 	}
 	if !errs.Is(err, errs.Invalid) && !errs.Is(err, errs.Conflict) {
 		return err

@@ -1062,7 +1062,9 @@ func TestQueueFilters(t *testing.T) {
 		blocked, secondary := apps[0], apps[1]
 		c := newClerk(t, srv.URL, key)
 		queue := "/sachbearbeitung/bewohnerparken"
-		has := func(page string, a parking.Application) bool { return strings.Contains(page, `href="`+queue+"/"+a.Reference+`"`) }
+		has := func(page string, a parking.Application) bool {
+			return strings.Contains(page, `href="`+queue+"/"+a.Reference+`"`)
+		}
 		if p := c.get(queue + "?grund=" + rules.RuleResidenceBlocked).page; !has(p, blocked) || has(p, secondary) {
 			t.Error("reason Auskunftssperre: want the blocked case only")
 		}

@@ -196,7 +196,7 @@ func setKassenzeichen(ctx context.Context, tx *sql.Tx, id, kz string, now time.T
 // AnyAssignee and Unassigned filter the queue by assignee; any other
 // value is an actor.
 const (
-	AnyAssignee = ""        // the zero value: no filter
+	AnyAssignee = ""         // the zero value: no filter
 	Unassigned  = "\x00none" // not an actor: actors are "staff:…" or "clerk:…"
 )
 
