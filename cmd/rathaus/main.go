@@ -52,6 +52,8 @@ Aufruf:
   rathaus apikey list   [--municipality ARS]                       API-Schlüssel anzeigen (ohne Geheimnis)
   rathaus apikey revoke ID                                         API-Schlüssel widerrufen
   rathaus audit verify [--key ÖFFENTLICH.pem]                      Audit-Protokoll prüfen (Kette und Signaturen)
+  rathaus pki init --dir DIR --name NAME                           Zertifizierungsstelle eines Amtsnetzes anlegen
+  rathaus pki issue --dir DIR --member ID --org ORG --host H[,H]   Mitgliedszertifikat eines Knotens ausstellen
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runAPIKeyRevoke(ctx, rest[1:], getenv, stdout, stderr)
 		}
 		return errors.New("erwartet: " + apikeyCommands)
+	case "pki":
+		return runPKI(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

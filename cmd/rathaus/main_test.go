@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
 	"opencode.de/rathaus/rathaus/internal/apidoc"
 	"opencode.de/rathaus/rathaus/internal/demo"
 	"opencode.de/rathaus/rathaus/internal/geo"
@@ -683,5 +685,49 @@ func TestCLIOnEachEngine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rathaus pki: a CA, a member certificate that chains to it and names the
+// member; nothing is overwritten; a bad member ID is refused.
+func TestPKICommands(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	ctx := context.Background()
+	if err := run(ctx, []string{"pki", "init", "--dir", dir, "--name", "Amtsnetz Test"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatalf("pki init: %v\n%s", err, errb.String())
+	}
+	if err := run(ctx, []string{"pki", "init", "--dir", dir, "--name", "Noch eins"}, func(string) string { return "" }, &out, &errb); err == nil ||
+		!strings.Contains(err.Error(), "nie überschrieben") {
+		t.Errorf("second init: %v", err)
+	}
+	if err := run(ctx, []string{"pki", "issue", "--dir", dir, "--member", "KOMMUNE:110000000000:meldebehoerde", "--org", "Bezirksamt Mitte",
+		"--host", "melde.test,127.0.0.1"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatalf("pki issue: %v", err)
+	}
+	if err := run(ctx, []string{"pki", "issue", "--dir", dir, "--member", "kein gültiger name", "--org", "x", "--host", "x"},
+		func(string) string { return "" }, &out, &errb); err == nil {
+		t.Error("a bad member ID was issued")
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	certPEM, _ := os.ReadFile(filepath.Join(dir, "KOMMUNE_110000000000_meldebehoerde.pem"))
+	ca, err := pki.ParseCertPEM(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.ParseCertPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: "melde.test", KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("member certificate does not chain to the CA: %v", err)
+	}
+	if id, err := pki.MemberID(cert); err != nil || id != "KOMMUNE:110000000000:meldebehoerde" {
+		t.Errorf("member ID %q, %v", id, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "KOMMUNE_110000000000_meldebehoerde-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("member key file: %v %v", fi, err)
 	}
 }

@@ -1,0 +1,21 @@
+// Package amtsnetz is Rathaus's exchange between offices (issue #5), on
+// the model of X-Road: every organisation runs its own node (gateway);
+// nodes talk over mutual TLS with certificates of the network's CA; every
+// request and response is signed by the member and logged at both ends
+// in an append-only Merkle tree; a signed directory says who may call
+// which service; nodes keep working from a cached directory when the
+// centre is down.
+//
+// What exists so far:
+//
+//   - pki: the root CA, member certificates (BSI TR-02102 keys), the TLS
+//     configurations of both ends (TLS 1.2/1.3, AES-GCM), rathaus pki.
+//   - merkle: the RFC 6962/9162 tree with inclusion and consistency proofs.
+//
+// Still to build (see the issue): the signed message format (JWS with
+// detached payload and the headers message id, client, service, purpose,
+// file reference, time), the node (rathaus node --config), the directory,
+// the message log store with signed tree heads and rathaus log verify,
+// resilience (timeouts, retries, circuit breaker) and the register
+// adapters behind the parking service's registers interfaces.
+package amtsnetz
