@@ -11,10 +11,10 @@
 //   - pki: the root CA, member certificates (BSI TR-02102 keys), the TLS
 //     configurations of both ends (TLS 1.2/1.3, AES-GCM), rathaus pki.
 //   - merkle: the RFC 6962/9162 tree with inclusion and consistency proofs.
+//   - message: the signed message — body as is, JWS with detached payload
+//     carrying message ID, client, service, purpose, file reference, time.
 //
-// Still to build (see the issue): the signed message format (JWS with
-// detached payload and the headers message id, client, service, purpose,
-// file reference, time), the node (rathaus node --config), the directory,
+// Still to build (see the issue): the node (rathaus node --config), the directory,
 // the message log store with signed tree heads and rathaus log verify,
 // resilience (timeouts, retries, circuit breaker) and the register
 // adapters behind the parking service's registers interfaces.
