@@ -54,6 +54,7 @@ Aufruf:
   rathaus audit verify [--key ÖFFENTLICH.pem]                      Audit-Protokoll prüfen (Kette und Signaturen)
   rathaus pki init --dir DIR --name NAME                           Zertifizierungsstelle eines Amtsnetzes anlegen
   rathaus pki issue --dir DIR --member ID --org ORG --host H[,H]   Mitgliedszertifikat eines Knotens ausstellen
+  rathaus log verify --database-url URL --cert KNOTEN.pem [--record N]  Nachrichtenprotokoll eines Knotens prüfen
   rathaus version
 
 Jeder Schalter hat eine Umgebungsvariable (RATHAUS_…); "rathaus BEFEHL -h" zeigt sie.
@@ -109,6 +110,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errors.New("erwartet: " + apikeyCommands)
 	case "pki":
 		return runPKI(rest, stdout, stderr)
+	case "log":
+		if len(rest) > 0 && rest[0] == "verify" {
+			return runLogVerify(ctx, rest[1:], getenv, stdout, stderr)
+		}
+		return errors.New("erwartet: " + logUsage)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
 	"opencode.de/rathaus/rathaus/internal/apidoc"
 	"opencode.de/rathaus/rathaus/internal/demo"
@@ -729,5 +730,57 @@ func TestPKICommands(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "KOMMUNE_110000000000_meldebehoerde-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("member key file: %v %v", fi, err)
+	}
+}
+
+// rathaus log verify: an intact node log with a record proved under the
+// latest signed head; a changed record makes it fail, naming the record.
+func TestLogVerifyCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ca, err := pki.NewCA("Amtsnetz Test", time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(pki.Member{ID: "KOMMUNE:110000000000:meldebehoerde", Org: "Bezirksamt", Hosts: []string{"melde.test"}, Validity: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, "knoten.pem")
+	os.WriteFile(certFile, pki.CertPEM(cert), 0o644)
+	url := "sqlite:" + filepath.Join(dir, "log.db")
+	db, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx, msglog.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	l, err := msglog.Open(ctx, db, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := l.Append(ctx, msglog.Record{Direction: msglog.In, MessageID: fmt.Sprintf("msg-%08d", i), Client: "KOMMUNE:110000000000:parken",
+			Service: "KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen", Purpose: "§ 34 BMG", Reference: "BP-2026-AAAAAAAA"}, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.SignHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"log", "verify", "--database-url", url, "--cert", certFile, "--record", "3"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatalf("log verify: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "intakt: 5 Einträge") || !strings.Contains(out.String(), "Eintrag 3 ist im signierten Baum der Größe 5 enthalten") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	db.Write().Exec(`UPDATE amtsnetz_log SET purpose = 'Neugier' WHERE seq = 2`)
+	db.Close()
+	out.Reset()
+	if err := run(ctx, []string{"log", "verify", "--database-url", url, "--cert", certFile}, func(string) string { return "" }, &out, &errb); err == nil ||
+		!strings.Contains(out.String(), "Eintrag 2 wurde verändert") {
+		t.Errorf("tampered log: %v\n%s", err, out.String())
 	}
 }

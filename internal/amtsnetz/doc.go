@@ -13,9 +13,10 @@
 //   - merkle: the RFC 6962/9162 tree with inclusion and consistency proofs.
 //   - message: the signed message — body as is, JWS with detached payload
 //     carrying message ID, client, service, purpose, file reference, time.
+//   - msglog: the message log on the Merkle tree, signed tree heads,
+//     retention that keeps the tree verifiable, rathaus log verify.
 //
-// Still to build (see the issue): the node (rathaus node --config), the directory,
-// the message log store with signed tree heads and rathaus log verify,
-// resilience (timeouts, retries, circuit breaker) and the register
+// Still to build (see the issue): the node (rathaus node --config), the
+// directory, resilience (timeouts, retries, circuit breaker) and the register
 // adapters behind the parking service's registers interfaces.
 package amtsnetz
