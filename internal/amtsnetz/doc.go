@@ -15,8 +15,11 @@
 //     carrying message ID, client, service, purpose, file reference, time.
 //   - msglog: the message log on the Merkle tree, signed tree heads,
 //     retention that keeps the tree verifiable, rathaus log verify.
+//   - directory: the signed directory (members, nodes, certificates,
+//     services, who may call what) and the node's cache with a grace
+//     period.
 //
-// Still to build (see the issue): the node (rathaus node --config), the
-// directory, resilience (timeouts, retries, circuit breaker) and the register
+// Still to build (see the issue): the node (rathaus node --config),
+// resilience (timeouts, retries, circuit breaker) and the register
 // adapters behind the parking service's registers interfaces.
 package amtsnetz
