@@ -18,8 +18,16 @@
 //   - directory: the signed directory (members, nodes, certificates,
 //     services, who may call what) and the node's cache with a grace
 //     period.
+//   - node: the provider side (checks certificate, directory entry,
+//     signature, time, service, permission and replay; logs; forwards to
+//     the backend; signs and logs the answer) and the consumer side
+//     (Client: signs, logs, calls over mutual TLS, checks the answer's
+//     signer, retries idempotent calls with backoff, circuit breaker).
 //
-// Still to build (see the issue): the node (rathaus node --config),
-// resilience (timeouts, retries, circuit breaker) and the register
-// adapters behind the parking service's registers interfaces.
+// Still to build (see the issue): the process around it (rathaus node
+// --config with backends over HTTP, SQL or CSV; fetching the directory
+// on a schedule; signing tree heads on a schedule), the register
+// adapters behind the parking service's registers interfaces ("waiting
+// for register" while a node is down), OGC API Features, the demo
+// topology with its nodes on loopback and the multi-process test.
 package amtsnetz

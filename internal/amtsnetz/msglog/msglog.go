@@ -330,3 +330,12 @@ func (l *Log) Body(ctx context.Context, seq int64) ([]byte, error) {
 	}
 	return l.vault.Open(string(keyID), blob, []byte("amtsnetz_log\x00"+strconv.FormatInt(seq, 10)))
 }
+
+// Received reports whether a message ID from client was logged as
+// received (replay protection across restarts).
+func (l *Log) Received(ctx context.Context, client, messageID string) (bool, error) {
+	var n int
+	err := l.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM amtsnetz_log WHERE message_id = $1 AND client = $2 AND direction = 'in'`,
+		messageID, client).Scan(&n)
+	return n > 0, err
+}
