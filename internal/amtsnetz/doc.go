@@ -23,11 +23,14 @@
 //     the backend; signs and logs the answer) and the consumer side
 //     (Client: signs, logs, calls over mutual TLS, checks the answer's
 //     signer, retries idempotent calls with backoff, circuit breaker).
+//   - adapters: the registers (registration office, vehicle register,
+//     treasury) as Amtsnetz services: clients that implement the
+//     registers interfaces and validate every answer, and backends that
+//     answer from a register implementation.
 //
 // Still to build (see the issue): the process around it (rathaus node
 // --config with backends over HTTP, SQL or CSV; fetching the directory
-// on a schedule; signing tree heads on a schedule), the register
-// adapters behind the parking service's registers interfaces ("waiting
-// for register" while a node is down), OGC API Features, the demo
+// on a schedule; signing tree heads on a schedule), wiring the adapters
+// into the parking service (serve and the demo), OGC API Features, the demo
 // topology with its nodes on loopback and the multi-process test.
 package amtsnetz
