@@ -53,6 +53,11 @@ func TestBrowserCaseWorkEndToEnd(t *testing.T) {
 	if code := openPage(t, clerk, s, "/sachbearbeitung/bewohnerparken/"+ref); code != 200 {
 		t.Fatalf("case page: %d", code)
 	}
+	// The registers were asked over the Amtsnetz; the case page says so.
+	if text := evalJS[string](t, clerk, `document.querySelector('main').textContent`); !strings.Contains(text, "Nachrichten über das Amtsnetz") ||
+		!strings.Contains(text, "wohnsitz-pruefen") || !strings.Contains(text, "Antwort erhalten (HTTP 200)") {
+		t.Errorf("the case page does not show the case's Amtsnetz messages")
+	}
 	if code := follow(t, clerk, "Übernehmen"); code != 200 || !strings.Contains(evalJS[string](t, clerk, `document.querySelector('main').textContent`), "Sie bearbeiten diesen Antrag") {
 		t.Fatalf("take the case: %d", code)
 	}

@@ -36,6 +36,7 @@ type parkingFeature struct {
 	municipality string                // ARS of the citizen pages
 	provider     *payment.TestProvider // the test provider, or nil; its pages are mounted under /testzahlung
 	regs         *registers.Demo       // the demo registers, or nil
+	net          *demoAmtsnetz         // the demo's Amtsnetz the registers run behind, or nil
 	outbox       *mail.Outbox
 
 	// Demo only: the data directory and the API keys kept in it.
@@ -63,6 +64,9 @@ type parkingSetup struct {
 	publicOutbox bool
 	// documents seals the documents citizens upload; nil: no uploads.
 	documents *vault.Keyring
+	// amtsnetzDir: the demo registers run behind their own Amtsnetz nodes
+	// (keys and certificates in this directory's amtsnetz/); "": in process.
+	amtsnetzDir string
 	// targetDays is the queue's processing target in working days.
 	targetDays int
 }
@@ -99,6 +103,11 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 		}
 		p.regs = registers.NewDemo(2026, addrs)
 		regs = parking.Registers{Residence: p.regs.Residence(), Vehicles: p.regs.Vehicles(), Treasury: p.regs.Treasury()}
+		if s.amtsnetzDir != "" {
+			if p.net, regs, err = startDemoAmtsnetz(ctx, s.amtsnetzDir, p.regs, d.db, d.logger); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("parking: unknown registers %q", s.registers)
 	}
@@ -153,7 +162,7 @@ func newParkingDemo(ctx context.Context, cfg *config.Config, d parkingDeps) (*pa
 		municipality: demo.Berlin.ARS, authority: "Land Berlin – Straßenverkehrsbehörde (Demo)",
 		rules: configs, signingKey: key,
 		registers: config.ParkingRegistersDemo, payment: config.PaymentProviderTest, paymentSecret: secret[:],
-		specimen: true, publicOutbox: true, documents: docKeys, targetDays: int(cfg.ParkingTargetDays),
+		specimen: true, publicOutbox: true, documents: docKeys, targetDays: int(cfg.ParkingTargetDays), amtsnetzDir: cfg.DataDir,
 	})
 	if err != nil {
 		return nil, err

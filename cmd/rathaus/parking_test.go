@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"opencode.de/rathaus/rathaus/internal/store"
 )
 
 type demoResident struct {
@@ -239,4 +243,67 @@ func TestParkingReviewOverHTTP(t *testing.T) {
 		t.Errorf("second decision: %d, want 409", r.status)
 	}
 	s.waitStatus(t, rec, "approved")
+}
+
+// In the demo every register check crosses the Amtsnetz: Rathaus's end of
+// the message log has the signed request and answer of each register for
+// the case, so does the registration office's node in its own database,
+// and both logs verify with the members' certificates.
+func TestDemoChecksCrossTheAmtsnetz(t *testing.T) {
+	s := demoServer(t)
+	// A case of its own: the fourth resident with a secondary residence
+	// (the first three are other tests'), who goes to review.
+	var r demoResident
+	seen := 0
+	for _, x := range residents(t, s) {
+		if x.Expect == "Nebenwohnsitz" && len(x.Plates) > 0 {
+			if seen++; seen == 4 {
+				r = x
+				break
+			}
+		}
+	}
+	if r.FamilyName == "" {
+		t.Fatal("the demo has fewer than four residents with a secondary residence")
+	}
+	_, rec := s.submit(t, applicationBody(r), "")
+	s.waitStatus(t, rec, "review")
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(demoDir, "rathaus.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Read().Query(`SELECT direction, service, purpose, status FROM amtsnetz_log WHERE reference = $1 ORDER BY seq`, rec.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var dir, service, purpose string
+		var status int
+		rows.Scan(&dir, &service, &purpose, &status)
+		got = append(got, dir+" "+service+" "+fmt.Sprint(status))
+		if !strings.Contains(purpose, "§") {
+			t.Errorf("purpose without legal basis: %q", purpose)
+		}
+	}
+	rows.Close()
+	joined := strings.Join(got, "\n")
+	for _, want := range []string{"out KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen 0", "in KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen 200",
+		"out LAND:11:kfz/halter-pruefen 0", "in LAND:11:kfz/halter-pruefen 200"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("Rathaus's log of %s lacks %q:\n%s", rec.Reference, want, joined)
+		}
+	}
+	for _, m := range []struct{ db, cert string }{
+		{"sqlite:" + filepath.Join(demoDir, "rathaus.db"), "KOMMUNE_110000000000_parken.pem"},
+		{"sqlite:" + filepath.Join(demoDir, "amtsnetz", "KOMMUNE_110000000000_meldebehoerde.db"), "KOMMUNE_110000000000_meldebehoerde.pem"},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(ctx, []string{"log", "verify", "--database-url", m.db, "--cert", filepath.Join(demoDir, "amtsnetz", m.cert)},
+			func(string) string { return "" }, &out, &errb); err != nil || !strings.Contains(out.String(), "intakt") {
+			t.Errorf("log verify %s: %v\n%s%s", m.cert, err, out.String(), errb.String())
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"strings"
 	"time"
@@ -134,6 +135,7 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		// defers come later) and before the database closes: the writers
 		// that commit submissions and audit rows together drain first.
 		defer park.svc.Close()
+		defer park.net.Close() // the demo's register nodes, before the service's writers drain
 	}
 	registrars := []func(*river.Workers){svc.Register, outbox.Register}
 	periodic := outbox.PeriodicJobs()
@@ -325,6 +327,15 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 			return nil, err
 		}
 		sf.parking.DefaultMunicipality = park.municipality
+		sf.parking.Messages = func(ctx context.Context, reference string) ([]parking.MessageRecord, error) {
+			rs, err := msglog.ByReference(ctx, db, reference, 200)
+			out := make([]parking.MessageRecord, 0, len(rs))
+			for _, r := range rs {
+				out = append(out, parking.MessageRecord{At: r.At, Sent: r.Direction == msglog.Out, Service: r.Service, Purpose: r.Purpose,
+					Status: r.Status, MessageID: r.MessageID})
+			}
+			return out, err
+		}
 		if park.provider != nil {
 			css := func() string { u, _ := assets.URL("kern/kern.min.css"); return u }
 			sf.testPayment = park.provider.Handler(css)

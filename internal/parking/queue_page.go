@@ -607,6 +607,8 @@ type caseData struct {
 	RequestKinds                          []option
 	RequestKind, RequestText, RequestDays string // the request form as typed
 	RequestTextField, RequestDaysField    caseFieldView
+	// The case's messages over the Amtsnetz (Handler.Messages).
+	Messages []messageView
 	// Hand over to a colleague (staff sign-in only).
 	Colleagues   []option
 	CanHandOver  bool
@@ -808,6 +810,8 @@ func mask(s string) string {
 
 type noteView struct{ At, By, Text string }
 
+type messageView struct{ At, Direction, Service, Purpose, ID string }
+
 // caseFieldView is a text field of the case page's smaller forms.
 type caseFieldView struct {
 	Name, Label, Hint, Value, Error string
@@ -831,6 +835,19 @@ func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, st
 	}
 	if err := h.caseColleagues(r.Context(), c, &d); err != nil {
 		return err
+	}
+	if h.Messages != nil {
+		ms, err := h.Messages(r.Context(), d.App.Reference)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			v := messageView{At: berlinTime(m.At), Service: m.Service, Purpose: m.Purpose, ID: m.MessageID, Direction: "Anfrage gesendet"}
+			if !m.Sent {
+				v.Direction = fmt.Sprintf("Antwort erhalten (HTTP %d)", m.Status)
+			}
+			d.Messages = append(d.Messages, v)
+		}
 	}
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err

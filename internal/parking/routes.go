@@ -1,8 +1,10 @@
 package parking
 
 import (
+	"context"
 	"embed"
 	"net/http"
+	"time"
 
 	"opencode.de/rathaus/rathaus/internal/identity"
 	"opencode.de/rathaus/rathaus/internal/web"
@@ -21,6 +23,20 @@ type Handler struct {
 	// Staff is the workbench's sign-in: when set, the clerks' pages need a
 	// staff session (role clerk or lead) instead of a casework key.
 	Staff *identity.RP
+	// Messages, when set, lists the Amtsnetz messages exchanged for a case
+	// (by its Aktenzeichen): the case page shows who was asked what, when
+	// and why.
+	Messages func(ctx context.Context, reference string) ([]MessageRecord, error)
+}
+
+// MessageRecord is one message of the case's exchange with other offices.
+type MessageRecord struct {
+	At        time.Time
+	Sent      bool   // sent by Rathaus (a request); false: received (an answer)
+	Service   string // PROVIDER/service
+	Purpose   string
+	Status    int // HTTP status of an answer
+	MessageID string
 }
 
 // NewHandler parses the feature's templates.

@@ -7,6 +7,7 @@
 package schema
 
 import (
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"opencode.de/rathaus/rathaus/internal/geo"
 	"opencode.de/rathaus/rathaus/internal/identity"
@@ -26,5 +27,6 @@ func Sets() []store.MigrationSet {
 		mail.Migrations,
 		geo.Migrations,
 		parking.Migrations,
+		msglog.Migrations, // Rathaus's end of the Amtsnetz message log
 	}
 }

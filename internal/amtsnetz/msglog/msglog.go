@@ -339,3 +339,23 @@ func (l *Log) Received(ctx context.Context, client, messageID string) (bool, err
 		messageID, client).Scan(&n)
 	return n > 0, err
 }
+
+// ByReference returns the records of a file reference (Aktenzeichen),
+// oldest first, at most limit.
+func ByReference(ctx context.Context, db *store.DB, reference string, limit int) ([]Record, error) {
+	rows, err := db.Read().QueryContext(ctx, `SELECT `+recordColumns+`, leaf_hash FROM amtsnetz_log
+		WHERE reference = $1 ORDER BY seq LIMIT $2`, reference, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, _, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
