@@ -54,6 +54,8 @@ Aufruf:
   rathaus audit verify [--key ÖFFENTLICH.pem]                      Audit-Protokoll prüfen (Kette und Signaturen)
   rathaus pki init --dir DIR --name NAME                           Zertifizierungsstelle eines Amtsnetzes anlegen
   rathaus pki issue --dir DIR --member ID --org ORG --host H[,H]   Mitgliedszertifikat eines Knotens ausstellen
+  rathaus pki directory --dir DIR --in BESCHREIBUNG.json --out V.jws  Amtsnetz-Verzeichnis signieren
+  rathaus node --config KNOTEN.json                                Amtsnetz-Knoten einer Organisation betreiben
   rathaus log verify --database-url URL --cert KNOTEN.pem [--record N]  Nachrichtenprotokoll eines Knotens prüfen
   rathaus version
 
@@ -110,6 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errors.New("erwartet: " + apikeyCommands)
 	case "pki":
 		return runPKI(rest, stdout, stderr)
+	case "node":
+		return runNode(ctx, rest, stdout, stderr)
 	case "log":
 		if len(rest) > 0 && rest[0] == "verify" {
 			return runLogVerify(ctx, rest[1:], getenv, stdout, stderr)

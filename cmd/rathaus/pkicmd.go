@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/directory"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
 )
 
@@ -28,6 +31,8 @@ func runPKI(args []string, stdout, stderr io.Writer) error {
 		return runPKIInit(args[1:], stdout, stderr)
 	case "issue":
 		return runPKIIssue(args[1:], stdout, stderr)
+	case "directory":
+		return runPKIDirectory(args[1:], stdout, stderr)
 	}
 	return errors.New("erwartet: " + pkiUsage)
 }
@@ -136,5 +141,89 @@ func runPKIIssue(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Mitglied %s (%s): %s, %s\n  SHA-256: %s, gültig bis %s\n", *member, *org, base+".pem", base+"-key.pem",
 		pki.Fingerprint(cert), cert.NotAfter.Format("2006-01-02"))
+	return nil
+}
+
+// directorySpec is the operator's description of the directory: members
+// with their certificates as files, services with their clients.
+type directorySpec struct {
+	Network   string `json:"network"`
+	ValidDays int    `json:"valid_days"`
+	Members   []struct {
+		ID           string   `json:"id"`
+		Org          string   `json:"org"`
+		Address      string   `json:"address"`
+		Certificates []string `json:"certificates"` // PEM files
+	} `json:"members"`
+	Services []directory.Service `json:"services"`
+}
+
+// runPKIDirectory signs a directory from its description with the CA.
+func runPKIDirectory(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pki directory", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "Verzeichnis der Zertifizierungsstelle")
+	in := fs.String("in", "", "Beschreibung des Amtsnetz-Verzeichnisses (JSON)")
+	out := fs.String("out", "", "signiertes Verzeichnis (JWS), das die Knoten abrufen")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || *in == "" || *out == "" || fs.NArg() != 0 {
+		return errors.New("erwartet: rathaus pki directory --dir VERZEICHNIS --in BESCHREIBUNG.json --out VERZEICHNIS.jws")
+	}
+	b, err := os.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var spec directorySpec
+	if err := dec.Decode(&spec); err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	if spec.ValidDays < 1 || spec.ValidDays > 365 {
+		return errors.New("valid_days: 1 bis 365")
+	}
+	certPEM, err := os.ReadFile(filepath.Join(*dir, "ca.pem"))
+	if err != nil {
+		return err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(*dir, "ca-key.pem"))
+	if err != nil {
+		return err
+	}
+	ca, err := pki.LoadCA(certPEM, keyPEM)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	d := &directory.Directory{Network: spec.Network, Version: now.UnixNano(), Issued: now, Until: now.AddDate(0, 0, spec.ValidDays), Services: spec.Services}
+	for _, m := range spec.Members {
+		dm := directory.Member{ID: m.ID, Org: m.Org, Address: m.Address}
+		for _, f := range m.Certificates {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			c, err := pki.ParseCertPEM(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if id, err := pki.MemberID(c); err != nil || id != m.ID {
+				return fmt.Errorf("%s nennt das Mitglied %q, nicht %q", f, id, m.ID)
+			}
+			dm.Certificates = append(dm.Certificates, pki.Fingerprint(c))
+		}
+		d.Members = append(d.Members, dm)
+	}
+	signed, err := directory.Sign(d, ca)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, signed, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Verzeichnis %q Version %d signiert: %s (%d Mitglieder, %d Dienste, gültig bis %s)\n",
+		d.Network, d.Version, *out, len(d.Members), len(d.Services), d.Until.Format("2006-01-02"))
 	return nil
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/directory"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
+	"opencode.de/rathaus/rathaus/internal/store/storetest"
+)
+
+// The whole way with the commands an operator uses: a CA, two member
+// certificates, a signed directory, and rathaus node serving the
+// registration office's HTTP backend; a member calls it with node.Client
+// and gets the backend's answer; the node's log verifies after shutdown.
+func TestNodeCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	var out, errb bytes.Buffer
+	do := func(args ...string) {
+		t.Helper()
+		if err := run(ctx, args, env, &out, &errb); err != nil {
+			t.Fatalf("rathaus %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+		}
+	}
+	ca := filepath.Join(dir, "ca")
+	do("pki", "init", "--dir", ca, "--name", "Amtsnetz Test")
+	do("pki", "issue", "--dir", ca, "--member", "KOMMUNE:110000000000:meldebehoerde", "--org", "Bezirksamt", "--host", "127.0.0.1")
+	do("pki", "issue", "--dir", ca, "--member", "KOMMUNE:110000000000:parken", "--org", "Straßenverkehrsbehörde", "--host", "127.0.0.1")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := ln.Addr().String()
+	ln.Close()
+
+	var mu sync.Mutex
+	var seen []string
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+r.Header.Get("Amtsnetz-Client")+" "+r.Header.Get("Amtsnetz-Purpose")+" "+string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"gemeldet":true}`)
+	}))
+	defer backend.Close()
+
+	spec := map[string]any{"network": "Amtsnetz Test", "valid_days": 30,
+		"members": []map[string]any{
+			{"id": "KOMMUNE:110000000000:meldebehoerde", "org": "Bezirksamt", "address": "https://" + listen,
+				"certificates": []string{filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem")}},
+			{"id": "KOMMUNE:110000000000:parken", "org": "Straßenverkehrsbehörde", "address": "https://127.0.0.1:1",
+				"certificates": []string{filepath.Join(ca, "KOMMUNE_110000000000_parken.pem")}},
+		},
+		"services": []map[string]any{{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen", "title": "Wohnsitz prüfen",
+			"clients": []string{"KOMMUNE:110000000000:parken"}}}}
+	b, _ := json.Marshal(spec)
+	os.WriteFile(filepath.Join(dir, "verzeichnis.json"), b, 0o600)
+	dirFile := filepath.Join(dir, "verzeichnis.jws")
+	do("pki", "directory", "--dir", ca, "--in", filepath.Join(dir, "verzeichnis.json"), "--out", dirFile)
+
+	logURL := "sqlite:" + filepath.Join(dir, "knoten.db")
+	cfg := map[string]any{"member": "KOMMUNE:110000000000:meldebehoerde",
+		"cert": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "key": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde-key.pem"),
+		"ca": filepath.Join(ca, "ca.pem"), "listen": listen,
+		"directory": map[string]any{"file": dirFile, "grace": "1h"},
+		"log":       map[string]any{"database_url": logURL},
+		"services":  map[string]any{"wohnsitz-pruefen": map[string]any{"http": backend.URL}}}
+	b, _ = json.Marshal(cfg)
+	cfgFile := filepath.Join(dir, "knoten.json")
+	os.WriteFile(cfgFile, b, 0o600)
+
+	nctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	var nodeOut, nodeErr bytes.Buffer
+	go func() { done <- run(nctx, []string{"node", "--config", cfgFile}, env, &nodeOut, &nodeErr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", listen); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node did not listen: %s", nodeErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The consumer.
+	read := func(name string) []byte { b, _ := os.ReadFile(filepath.Join(ca, name)); return b }
+	cert, _ := pki.ParseCertPEM(read("KOMMUNE_110000000000_parken.pem"))
+	key, _ := pki.ParseKeyPEM(read("KOMMUNE_110000000000_parken-key.pem"))
+	caCert, _ := pki.ParseCertPEM(read("ca.pem"))
+	roots := x509.NewCertPool()
+	roots.AddCert(caCert)
+	cache := &directory.Cache{File: dirFile, CA: caCert, Grace: time.Hour}
+	if err := cache.Load(); err != nil {
+		t.Fatal(err)
+	}
+	cdb := storetest.Open(t, "sqlite", msglog.Migrations)
+	clog, _ := msglog.Open(ctx, cdb, key, nil)
+	c := &node.Client{Identity: node.Identity{ID: "KOMMUNE:110000000000:parken", Cert: cert, Key: key}, Roots: roots, Directory: cache,
+		Log: clog, Logger: slog.New(slog.DiscardHandler)}
+	resp, err := c.Call(ctx, "KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen", "Bewohnerparken, § 34 BMG", "BP-2026-AAAAAAAA", []byte(`{"person":"Muster"}`), true)
+	if err != nil || string(resp) != `{"gemeldet":true}` {
+		t.Fatalf("call through rathaus node: %s, %v\n%s", resp, err, nodeErr.String())
+	}
+	mu.Lock()
+	if len(seen) != 1 || seen[0] != `/wohnsitz-pruefen KOMMUNE:110000000000:parken Bewohnerparken, § 34 BMG {"person":"Muster"}` {
+		t.Errorf("backend saw %q", seen)
+	}
+	mu.Unlock()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	out.Reset()
+	do("log", "verify", "--database-url", logURL, "--cert", filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "--record", "1")
+	if !strings.Contains(out.String(), "intakt: 2 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 2") {
+		t.Errorf("log verify after shutdown:\n%s", out.String())
+	}
+	// A configuration with an unknown field or no services is refused.
+	os.WriteFile(cfgFile, []byte(`{"member":"KOMMUNE:1","tippfehler":true}`), 0o600)
+	if err := run(ctx, []string{"node", "--config", cfgFile}, env, &out, &errb); err == nil {
+		t.Error("a broken node configuration was accepted")
+	}
+}
