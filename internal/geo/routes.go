@@ -43,6 +43,8 @@ func (h *Handler) Routes(mux Mux) {
 	// no cache may keep it.
 	mux.Handle("GET /api/v1/municipalities/{ars}/zone-lookup", web.NoStore(web.API(h.zoneLookup)))
 
+	h.ogcRoutes(mux) // OGC API – Features for GIS tools (ogc.go)
+
 	mux.Handle("GET /zonen", h.pages.Page(h.zonePage))
 	// The address travels in the body, not the URL: it is the user's home
 	// address, which belongs neither in browser history nor in proxy logs.
