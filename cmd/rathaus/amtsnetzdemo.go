@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,3 +277,163 @@ func (n *demoAmtsnetz) Close() {
 
 // demoPublicKey is the key that verifies Rathaus's log heads (tests).
 func (n *demoAmtsnetz) demoPublicKey() crypto.PublicKey { return n.client.Cert.PublicKey }
+
+// memberConfig is Rathaus's Amtsnetz membership in serve
+// (RATHAUS_AMTSNETZ_CONFIG).
+type memberConfig struct {
+	Member    string `json:"member"`
+	Cert      string `json:"cert"`
+	Key       string `json:"key"`
+	CA        string `json:"ca"`
+	Directory struct {
+		URL   string `json:"url"`
+		File  string `json:"file"`
+		Grace string `json:"grace"`
+	} `json:"directory"`
+	Registers struct {
+		Residence string `json:"residence"` // service ID, e.g. KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen
+		Vehicles  string `json:"vehicles"`  // service ID, e.g. LAND:11:kfz/halter-pruefen
+		Treasury  string `json:"treasury"`  // the treasury's member ID
+	} `json:"registers"`
+}
+
+// amtsnetzMember is Rathaus as an Amtsnetz member in serve: its client,
+// its end of the message log, and the goroutine that refreshes the
+// directory and signs the log's heads.
+type amtsnetzMember struct {
+	client *node.Client
+	log    *msglog.Log
+	cache  *directory.Cache
+	stop   chan struct{}
+	done   sync.WaitGroup
+	logger *slog.Logger
+}
+
+// startAmtsnetzMember reads the membership file and returns the registers
+// over the Amtsnetz.
+func startAmtsnetzMember(ctx context.Context, file string, db *store.DB, logger *slog.Logger) (*amtsnetzMember, parking.Registers, error) {
+	fail := func(err error) (*amtsnetzMember, parking.Registers, error) {
+		return nil, parking.Registers{}, fmt.Errorf("RATHAUS_AMTSNETZ_CONFIG %s: %w", file, err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fail(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c memberConfig
+	if err := dec.Decode(&c); err != nil {
+		return fail(err)
+	}
+	if c.Registers.Residence == "" || c.Registers.Vehicles == "" || c.Registers.Treasury == "" || c.Directory.File == "" {
+		return fail(errors.New("registers.residence, registers.vehicles, registers.treasury und directory.file sind nötig"))
+	}
+	read := func(path string) ([]byte, error) { return os.ReadFile(path) }
+	certPEM, err := read(c.Cert)
+	if err != nil {
+		return fail(err)
+	}
+	keyPEM, err := read(c.Key)
+	if err != nil {
+		return fail(err)
+	}
+	caPEM, err := read(c.CA)
+	if err != nil {
+		return fail(err)
+	}
+	cert, err := pki.ParseCertPEM(certPEM)
+	if err != nil {
+		return fail(err)
+	}
+	key, err := pki.ParseKeyPEM(keyPEM)
+	if err != nil {
+		return fail(err)
+	}
+	ca, err := pki.ParseCertPEM(caPEM)
+	if err != nil {
+		return fail(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return fail(fmt.Errorf("cert ist nicht von der Zertifizierungsstelle ausgestellt: %w", err))
+	}
+	if id, err := pki.MemberID(cert); err != nil || id != c.Member {
+		return fail(fmt.Errorf("cert nennt das Mitglied %q, konfiguriert ist %q", id, c.Member))
+	}
+	grace := 24 * time.Hour
+	if c.Directory.Grace != "" {
+		if grace, err = time.ParseDuration(c.Directory.Grace); err != nil {
+			return fail(fmt.Errorf("directory.grace: %w", err))
+		}
+	}
+	id := node.Identity{ID: c.Member, Cert: cert, Key: key}
+	cache := &directory.Cache{URL: c.Directory.URL, File: c.Directory.File, CA: ca, Grace: grace,
+		Client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(id.TLSCertificate(), roots, "")}}}
+	if err := cache.Load(); err != nil && c.Directory.URL == "" {
+		return fail(err)
+	}
+	if c.Directory.URL != "" {
+		if err := cache.Refresh(ctx); err != nil {
+			logger.Warn("amtsnetz: directory not fetched; working from the cached copy", "err", err)
+		}
+	}
+	if _, err := cache.Current(); err != nil {
+		return fail(err)
+	}
+	mlog, err := msglog.Open(ctx, db, key, nil)
+	if err != nil {
+		return fail(err)
+	}
+	m := &amtsnetzMember{log: mlog, cache: cache, stop: make(chan struct{}), logger: logger,
+		client: &node.Client{Identity: id, Roots: roots, Directory: cache, Log: mlog, Logger: logger, Timeout: 10 * time.Second,
+			Cooldown: 10 * time.Second}}
+	m.done.Add(1)
+	go m.loop(c.Directory.URL != "")
+	logger.Info("amtsnetz member", "member", c.Member, "residence", c.Registers.Residence, "vehicles", c.Registers.Vehicles, "treasury", c.Registers.Treasury)
+	return m, parking.Registers{
+		Residence: adapters.Residence{C: m.client, Service: c.Registers.Residence},
+		Vehicles:  adapters.Vehicles{C: m.client, Service: c.Registers.Vehicles},
+		Treasury:  adapters.Treasury{C: m.client, Provider: c.Registers.Treasury},
+	}, nil
+}
+
+func (m *amtsnetzMember) loop(fetch bool) {
+	defer m.done.Done()
+	heads, refresh := time.NewTicker(time.Minute), time.NewTicker(5*time.Minute)
+	defer heads.Stop()
+	defer refresh.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-heads.C:
+			if _, err := m.log.SignHead(context.Background()); err != nil {
+				m.logger.Warn("amtsnetz: signing the tree head failed", "err", err)
+			}
+		case <-refresh.C:
+			if fetch {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := m.cache.Refresh(ctx); err != nil {
+					m.logger.Warn("amtsnetz: directory not fetched; working from the cached copy", "err", err)
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// Close stops the loop and signs the log's head.
+func (m *amtsnetzMember) Close() {
+	if m == nil {
+		return
+	}
+	select {
+	case <-m.stop:
+		return
+	default:
+		close(m.stop)
+	}
+	m.done.Wait()
+	m.log.SignHead(context.Background())
+}

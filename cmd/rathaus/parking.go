@@ -37,6 +37,7 @@ type parkingFeature struct {
 	provider     *payment.TestProvider // the test provider, or nil; its pages are mounted under /testzahlung
 	regs         *registers.Demo       // the demo registers, or nil
 	net          *demoAmtsnetz         // the demo's Amtsnetz the registers run behind, or nil
+	member       *amtsnetzMember       // serve: Rathaus as an Amtsnetz member, or nil
 	outbox       *mail.Outbox
 
 	// Demo only: the data directory and the API keys kept in it.
@@ -64,6 +65,8 @@ type parkingSetup struct {
 	publicOutbox bool
 	// documents seals the documents citizens upload; nil: no uploads.
 	documents *vault.Keyring
+	// amtsnetzConfig: with registers "amtsnetz", the membership file.
+	amtsnetzConfig string
 	// amtsnetzDir: the demo registers run behind their own Amtsnetz nodes
 	// (keys and certificates in this directory's amtsnetz/); "": in process.
 	amtsnetzDir string
@@ -107,6 +110,10 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 			if p.net, regs, err = startDemoAmtsnetz(ctx, s.amtsnetzDir, p.regs, d.db, d.logger); err != nil {
 				return nil, err
 			}
+		}
+	case config.ParkingRegistersAmtsnetz:
+		if p.member, regs, err = startAmtsnetzMember(ctx, s.amtsnetzConfig, d.db, d.logger); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("parking: unknown registers %q", s.registers)
@@ -211,7 +218,7 @@ func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, std
 	setup := parkingSetup{
 		municipality: ars, authority: cfg.ParkingAuthority, rules: configs, signingKey: key,
 		registers: cfg.ParkingRegisters, payment: cfg.PaymentProvider, paymentSecret: []byte(cfg.PaymentSecret),
-		targetDays: int(cfg.ParkingTargetDays),
+		targetDays: int(cfg.ParkingTargetDays), amtsnetzConfig: cfg.AmtsnetzConfig,
 	}
 	if cfg.DocumentKeys != "" {
 		if setup.documents, err = vault.Parse(cfg.DocumentKeys); err != nil {

@@ -135,7 +135,8 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		// defers come later) and before the database closes: the writers
 		// that commit submissions and audit rows together drain first.
 		defer park.svc.Close()
-		defer park.net.Close() // the demo's register nodes, before the service's writers drain
+		defer park.net.Close()    // the demo's register nodes, before the service's writers drain
+		defer park.member.Close() // serve's Amtsnetz membership: signs its log's head
 	}
 	registrars := []func(*river.Workers){svc.Register, outbox.Register}
 	periodic := outbox.PeriodicJobs()

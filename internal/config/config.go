@@ -50,7 +50,8 @@ type Config struct {
 
 	// Bewohnerparken in serve (the demo wires its own). Empty
 	// ParkingRegisters: serve does not offer the service.
-	ParkingRegisters    string // "" or ParkingRegistersDemo; "amtsnetz" follows
+	ParkingRegisters    string // "", ParkingRegistersDemo or ParkingRegistersAmtsnetz
+	AmtsnetzConfig      string // ParkingRegistersAmtsnetz: the member's Amtsnetz configuration file (JSON)
 	ParkingMunicipality string // ARS of the municipality whose citizen pages this installation serves
 	ParkingRulesDir     string // rule and fee JSON files; empty: the shipped ones
 	ParkingSigningKey   string // PEM of the ECDSA P-256 key permits are signed with (secret)
@@ -74,6 +75,9 @@ const (
 	// internal/registers: invented people and vehicles at Berlin's demo
 	// addresses, no real register query.
 	ParkingRegistersDemo = "demo"
+	// ParkingRegistersAmtsnetz: the registers are asked through the
+	// Amtsnetz (RATHAUS_AMTSNETZ_CONFIG).
+	ParkingRegistersAmtsnetz = "amtsnetz"
 	// PaymentProviderTest is the clearly labelled test provider of
 	// internal/payment: no money moves.
 	PaymentProviderTest = "test"
@@ -224,7 +228,9 @@ func (c *Config) options() []*option {
 	s, g = str(&c.MailFrom)
 	add(o("mail-from", "RATHAUS_MAIL_FROM", `sender of e-mails, e.g. "Stadt Musterstadt <noreply@musterstadt.de>" (required with --smtp-url)`, public, s, g))
 	s, g = str(&c.ParkingRegisters)
-	add(o("parking-registers", "RATHAUS_PARKING_REGISTERS", `registers Bewohnerparken checks applications against: "demo" (synthetic demo registers, Berlin only, no real register queries; not for production) or empty (serve does not offer Bewohnerparken); "amtsnetz" (real registers) will follow`, public, s, g))
+	add(o("parking-registers", "RATHAUS_PARKING_REGISTERS", `registers Bewohnerparken checks applications against: "amtsnetz" (the offices' registers through their Amtsnetz nodes, RATHAUS_AMTSNETZ_CONFIG), "demo" (synthetic demo registers in process, Berlin only, no real register queries; not for production) or empty (serve does not offer Bewohnerparken)`, public, s, g))
+	s, g = str(&c.AmtsnetzConfig)
+	add(o("amtsnetz-config", "RATHAUS_AMTSNETZ_CONFIG", `with RATHAUS_PARKING_REGISTERS=amtsnetz: JSON file with Rathaus's Amtsnetz membership — member, cert, key, ca, directory {url, file, grace}, registers {residence, vehicles: service IDs; treasury: member ID}`, public, s, g))
 	s, g = str(&c.ParkingMunicipality)
 	add(o("parking-municipality", "RATHAUS_PARKING_MUNICIPALITY", "ARS (12 digits) of the municipality whose Bewohnerparken this installation offers; it must be in the database (rathaus zones import) and have a rule/fee configuration", public, s, g))
 	s, g = str(&c.ParkingRulesDir)
@@ -453,8 +459,12 @@ func (c *Config) validateParking() []string {
 		}
 		return p
 	case ParkingRegistersDemo:
+	case ParkingRegistersAmtsnetz:
+		if c.AmtsnetzConfig == "" {
+			p = append(p, "RATHAUS_AMTSNETZ_CONFIG fehlt: mit RATHAUS_PARKING_REGISTERS=amtsnetz die Datei mit Mitgliedschaft, Zertifikat und Registerdiensten")
+		}
 	default:
-		return append(p, fmt.Sprintf("RATHAUS_PARKING_REGISTERS %q: erlaubt sind demo (synthetische Demo-Register, nur Berlin, keine echten Registerabfragen) oder leer (kein Bewohnerparken); echte Register (amtsnetz) folgen", c.ParkingRegisters))
+		return append(p, fmt.Sprintf("RATHAUS_PARKING_REGISTERS %q: erlaubt sind amtsnetz (die Register der Behörden über das Amtsnetz), demo (synthetische Demo-Register, nur Berlin, keine echten Registerabfragen) oder leer (kein Bewohnerparken)", c.ParkingRegisters))
 	}
 	switch {
 	case c.ParkingMunicipality == "":

@@ -57,13 +57,30 @@ type CheckArgs struct {
 // Kind implements river.JobArgs.
 func (CheckArgs) Kind() string { return "parking.check" }
 
-// InsertOpts: many attempts with River's growing backoff, so a register
-// that is down for hours delays the decision but never loses it.
-func (CheckArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 50} }
+// InsertOpts: many attempts (NextRetry: at most 5 minutes apart, so 1,000
+// attempts wait about three and a half days), so a register that is down
+// for hours or a weekend delays the decision but never loses it.
+func (CheckArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1000} }
+
+// maxCheckBackoff caps the wait between two attempts of a check: once a
+// register's node is back, waiting applications resume within minutes
+// (River's default backoff grows with the fourth power of the attempt:
+// after ten failures, hours).
+const maxCheckBackoff = 5 * time.Minute
 
 type checkWorker struct {
 	river.WorkerDefaults[CheckArgs]
 	s *Service
+}
+
+// NextRetry waits 2, 4, 8, … seconds after the attempts that failed, at
+// most maxCheckBackoff.
+func (w *checkWorker) NextRetry(job *river.Job[CheckArgs]) time.Time {
+	d := maxCheckBackoff
+	if n := job.Attempt; n < 9 {
+		d = min(time.Duration(1<<n)*time.Second, maxCheckBackoff)
+	}
+	return time.Now().Add(d)
 }
 
 // Timeout bounds one attempt: the register calls have their own deadlines.

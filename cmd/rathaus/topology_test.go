@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/adapters"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/message"
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
+	"opencode.de/rathaus/rathaus/internal/demo"
+	"opencode.de/rathaus/rathaus/internal/registers"
+)
+
+// registerBackend is an office's own system behind its node: the demo
+// registers over plain HTTP, as rathaus node forwards to it.
+func registerBackend(t *testing.T, regs *registers.Demo) *httptest.Server {
+	backends := map[string]node.Backend{adapters.ServiceResidence: adapters.ResidenceBackend(regs.Residence()),
+		adapters.ServiceVehicle: adapters.VehicleBackend(regs.Vehicles())}
+	for code, b := range adapters.TreasuryBackends(regs.Treasury()) {
+		backends[code] = b
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := backends[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		status, resp, err := b.Serve(r.Context(), message.Header{Client: r.Header.Get("Amtsnetz-Client"), Purpose: r.Header.Get("Amtsnetz-Purpose")}, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(resp)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runningNode is a rathaus node started with run, stoppable and
+// restartable with the same configuration.
+type runningNode struct {
+	t      *testing.T
+	config string
+	listen string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (n *runningNode) start() {
+	n.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel, n.done = cancel, make(chan error, 1)
+	go func() {
+		n.done <- run(ctx, []string{"node", "--config", n.config}, func(string) string { return "" }, io.Discard, io.Discard)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", n.listen); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-n.done:
+			n.t.Fatalf("node %s stopped: %v", n.config, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("node %s did not listen", n.config)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *runningNode) stop() {
+	n.cancel()
+	if err := <-n.done; err != nil {
+		n.t.Errorf("node %s: %v", n.config, err)
+	}
+}
+
+// TestServeOverAmtsnetz is the topology of issue #5: serve asks the
+// registration office, the vehicle register and the treasury through
+// their own rathaus node processes (each in front of its office's HTTP
+// system), configured only with the operator's commands. An application
+// is decided over the Amtsnetz; while the registration office's node is
+// down a second one waits "in Prüfung" and nothing is decided; after the
+// node's restart it completes on its own — nothing is lost.
+func TestServeOverAmtsnetz(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	must := func(args ...string) {
+		t.Helper()
+		if err := run(ctx, args, env, io.Discard, io.Discard); err != nil {
+			t.Fatalf("rathaus %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	ca := filepath.Join(dir, "ca")
+	must("pki", "init", "--dir", ca, "--name", "Amtsnetz Test")
+	members := map[string]string{"parken": "KOMMUNE:110000000000:parken", "melde": "KOMMUNE:110000000000:meldebehoerde",
+		"kfz": "LAND:11:kfz", "kasse": "KOMMUNE:110000000000:kasse"}
+	for _, id := range members {
+		must("pki", "issue", "--dir", ca, "--member", id, "--org", "Test "+id, "--host", "127.0.0.1")
+	}
+	certOf := func(id string) string { return filepath.Join(ca, strings.ReplaceAll(id, ":", "_")+".pem") }
+	keyOf := func(id string) string { return filepath.Join(ca, strings.ReplaceAll(id, ":", "_")+"-key.pem") }
+
+	addrs, err := demo.AddressesInZones()
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs := registers.NewDemo(2026, addrs)
+	backend := registerBackend(t, regs)
+
+	services := map[string][]string{"melde": {adapters.ServiceResidence}, "kfz": {adapters.ServiceVehicle},
+		"kasse": {adapters.ServiceReceivable, adapters.ServiceBooked, adapters.ServiceRefund}}
+	listen := map[string]string{}
+	var specMembers []map[string]any
+	var specServices []map[string]any
+	for name, id := range members {
+		address := "https://127.0.0.1:1"
+		if name != "parken" {
+			listen[name] = freePort(t)
+			address = "https://" + listen[name]
+		}
+		specMembers = append(specMembers, map[string]any{"id": id, "org": "Test", "address": address, "certificates": []string{certOf(id)}})
+		for _, code := range services[name] {
+			specServices = append(specServices, map[string]any{"id": id + "/" + code, "title": code, "clients": []string{members["parken"]}})
+		}
+	}
+	writeJSON := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	spec := writeJSON("verzeichnis.json", map[string]any{"network": "Amtsnetz Test", "valid_days": 30, "members": specMembers, "services": specServices})
+	dirFile := filepath.Join(dir, "verzeichnis.jws")
+	must("pki", "directory", "--dir", ca, "--in", spec, "--out", dirFile)
+
+	nodes := map[string]*runningNode{}
+	for _, name := range []string{"melde", "kfz", "kasse"} {
+		id := members[name]
+		svc := map[string]any{}
+		for _, code := range services[name] {
+			svc[code] = map[string]any{"http": backend.URL}
+		}
+		cfg := writeJSON(name+".json", map[string]any{"member": id, "cert": certOf(id), "key": keyOf(id), "ca": filepath.Join(ca, "ca.pem"),
+			"listen": listen[name], "directory": map[string]any{"file": dirFile}, "log": map[string]any{"database_url": "sqlite:" + filepath.Join(dir, name+".db")},
+			"services": svc})
+		nodes[name] = &runningNode{t: t, config: cfg, listen: listen[name]}
+		nodes[name].start()
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n.cancel != nil {
+				n.cancel()
+			}
+		}
+	})
+
+	// Rathaus serve, configured like TestServeParking but with the Amtsnetz.
+	member := writeJSON("rathaus-amtsnetz.json", map[string]any{"member": members["parken"], "cert": certOf(members["parken"]),
+		"key": keyOf(members["parken"]), "ca": filepath.Join(ca, "ca.pem"), "directory": map[string]any{"file": dirFile},
+		"registers": map[string]any{"residence": members["melde"] + "/" + adapters.ServiceResidence,
+			"vehicles": members["kfz"] + "/" + adapters.ServiceVehicle, "treasury": members["kasse"]}})
+	dbURL := "sqlite:" + filepath.Join(dir, "rathaus.db")
+	keyFile := filepath.Join(dir, "signing-key.pem")
+	cenv := map[string]string{"RATHAUS_DATABASE_URL": dbURL}
+	c := cli{t, func(k string) string { return cenv[k] }}
+	c.must("permit", "keygen", "--out", keyFile)
+	c.must("migrate")
+	zonesFile, addrFile := filepath.Join(dir, "zones.geojson"), filepath.Join(dir, "addresses.csv")
+	os.WriteFile(zonesFile, demo.Zones(), 0o644)
+	os.WriteFile(addrFile, demo.Addresses(), 0o644)
+	c.must("zones", "import", "--tenant", "110000000000", "--name", "Berlin", zonesFile)
+	c.must("addresses", "import", "--tenant", "110000000000", addrFile)
+	s := start(t, modeServe, nil, map[string]string{
+		"RATHAUS_DATABASE_URL": dbURL, "RATHAUS_PARKING_REGISTERS": "amtsnetz", "RATHAUS_AMTSNETZ_CONFIG": member,
+		"RATHAUS_PARKING_MUNICIPALITY": "110000000000", "RATHAUS_PARKING_SIGNING_KEY_FILE": keyFile,
+		"RATHAUS_PARKING_AUTHORITY": "Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde", "RATHAUS_PAYMENT_PROVIDER": "test",
+		"RATHAUS_PAYMENT_SECRET": "zahlungs-geheimnis-k7Qx2-0123456789abcdef", "RATHAUS_JOB_RESCUE_AFTER": "5s",
+	})
+	var eligible []registers.DemoResident
+	for _, r := range regs.Residents() {
+		if r.Expect == registers.ExpectEligible && len(r.Vehicles) > 0 {
+			eligible = append(eligible, r)
+		}
+	}
+	body := func(r registers.DemoResident) []byte {
+		b, _ := json.Marshal(map[string]any{"given_names": r.Person.GivenNames, "family_name": r.Person.FamilyName,
+			"birth_date": r.Person.BirthDate.Format("2006-01-02"), "address": r.Address.Street + " " + r.Address.HouseNumber + ", " + r.Address.Postcode,
+			"plate": r.Vehicles[0].Plate.String(), "relation": "holder", "duration_months": 24, "no_own_space": true,
+			"email": "test@example.org", "truthful": true})
+		return b
+	}
+	r, first := s.submit(t, body(eligible[0]), "topology-1")
+	if r.status != 201 {
+		t.Fatalf("submit over the Amtsnetz: %d %s", r.status, r.body)
+	}
+	s.waitStatus(t, first, "approved")
+
+	// The registration office's node goes down; the next application waits.
+	nodes["melde"].stop()
+	var second receipt
+	if r, second = s.submit(t, body(eligible[1]), "topology-2"); r.status != 201 {
+		t.Fatalf("second submit: %d %s", r.status, r.body)
+	}
+	time.Sleep(3 * time.Second)
+	var app struct{ Status string }
+	s.do(t, "GET", "/api/v1/parking/applications/"+second.Reference, nil, map[string]string{"X-Access-Code": second.AccessCode}).json(t, &app)
+	if app.Status != "received" && app.Status != "checking" {
+		t.Fatalf("with the registration office down the application is %q, want still in Prüfung", app.Status)
+	}
+	// Back: it completes by itself.
+	nodes["melde"].start()
+	s.waitStatus(t, second, "approved")
+}
