@@ -716,3 +716,51 @@ func TestStorageLimitationAnonymisesEveryTable(t *testing.T) {
 		_ = issued
 	}, sets...)
 }
+
+// Person hashes of the earlier form are recomputed from the stored form
+// at start, to the value a new application of the same person gets —
+// also when the particles of the name stand with the given names.
+func TestRehashPersons(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, _ := newFixture(t, db)
+		r := f.byExp[registers.ExpectBlocked]
+		form := f.form(r)
+		a, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, form, "rehash-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := form
+		moved.GivenNames, moved.FamilyName = form.GivenNames+" von der", form.FamilyName
+		plain := form
+		plain.FamilyName = "von der " + form.FamilyName
+		b, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, moved, "rehash-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.svc.Submit(f.ctx, demo.Berlin.ARS, plain, "rehash-c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := func(ref string) string {
+			var h string
+			db.Read().QueryRow(`SELECT person_hash FROM parking_applications WHERE reference = $1`, ref).Scan(&h)
+			return h
+		}
+		if hash(b.Reference) != hash(c.Reference) || !strings.HasPrefix(hash(b.Reference), "p2:") {
+			t.Errorf("particles with the given names vs. the family name: %s vs %s", hash(b.Reference), hash(c.Reference))
+		}
+		want := hash(a.Reference)
+		if _, err := db.Write().Exec(`UPDATE parking_applications SET person_hash = 'a1b2c3' WHERE reference = $1`, a.Reference); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.RehashPersons(f.ctx); err != nil || n != 1 {
+			t.Fatalf("RehashPersons = %d, %v; want 1", n, err)
+		}
+		if got := hash(a.Reference); got != want {
+			t.Errorf("recomputed %s, want %s", got, want)
+		}
+		if n, _ := f.svc.RehashPersons(f.ctx); n != 0 {
+			t.Errorf("second run changed %d", n)
+		}
+	}, sets...)
+}

@@ -131,6 +131,11 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{}, GroupSubmissions: o.DB.Engine == store.SQLite,
 		background: make(chan struct{}, 1), TargetWorkingDays: DefaultTargetWorkingDays,
 		limiter: &limiter{Rate: 1000, Burst: 2000}}
+	if n, err := s.RehashPersons(ctx); err != nil {
+		return nil, fmt.Errorf("parking: person hashes: %w", err)
+	} else if n > 0 && o.Logger != nil {
+		o.Logger.Info("parking: person hashes recomputed", "applications", n)
+	}
 	// Rule files activated in the workbench replace the deployed ones.
 	if n, err := s.LoadActivatedRules(ctx); err != nil {
 		return nil, fmt.Errorf("parking: activated rules: %w", err)
@@ -549,12 +554,71 @@ func normaliseCode(c string) string {
 	return strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(c)
 }
 
+// personHashPrefix marks the current form of person_hash: keyed over
+// registers.PersonKey, so name particles written with the given names or
+// with the family name ("Ursula von der" / "Leyen", "Ursula" / "von der
+// Leyen") give one person. Hashes of the earlier form (NormalizeName of
+// each field on its own, no prefix) are recomputed from the stored form by
+// RehashPersons at start.
+const personHashPrefix = "p2:"
+
 // personHash identifies a person across applications without a person
-// table: keyed hash of the normalised name and birth date.
+// table: keyed hash of the person's name key and birth date.
 func (s *Service) personHash(given, family string, birth time.Time) string {
 	m := hmac.New(sha256.New, s.hmacKey)
-	fmt.Fprintf(m, "person\x00%s\x00%s\x00%s", registers.NormalizeName(given), registers.NormalizeName(family), birth.Format(dateLayout))
-	return hex.EncodeToString(m.Sum(nil))
+	fmt.Fprintf(m, "person2\x00%s\x00%s", registers.PersonKey(given, family), birth.Format(dateLayout))
+	return personHashPrefix + hex.EncodeToString(m.Sum(nil))
+}
+
+// RehashPersons recomputes the person hashes of the earlier form from the
+// stored forms (anonymised cases have none and keep none) and returns how
+// many it changed. It is idempotent; NewService runs it.
+func (s *Service) RehashPersons(ctx context.Context) (int, error) {
+	type old struct{ id, data string }
+	total := 0
+	for {
+		rows, err := s.db.Read().QueryContext(ctx, `SELECT id, data FROM parking_applications
+			WHERE person_hash <> '' AND person_hash NOT LIKE 'p2:%' ORDER BY id LIMIT 500`)
+		if err != nil {
+			return total, err
+		}
+		var batch []old
+		for rows.Next() {
+			var o old
+			if err := rows.Scan(&o.id, &o.data); err != nil {
+				rows.Close()
+				return total, err
+			}
+			batch = append(batch, o)
+		}
+		if err := rows.Close(); err != nil {
+			return total, err
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+			for _, o := range batch {
+				var sf storedForm
+				h := ""
+				if json.Unmarshal([]byte(o.data), &sf) == nil && sf.FamilyName != "" {
+					birth, _ := parseDate(sf.BirthDate)
+					h = s.personHash(sf.GivenNames, sf.FamilyName, birth)
+				}
+				if h == "" {
+					h = personHashPrefix + "unbekannt-" + o.id // unreadable form: a hash of its own, never shared
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE parking_applications SET person_hash = $1 WHERE id = $2`, h, o.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += len(batch)
+	}
 }
 
 // Get returns an application for the citizen who holds its access code.

@@ -103,6 +103,23 @@ func NormalizeName(s string) string {
 	return strings.Join(parts, " ")
 }
 
+// PersonKey is the comparison key of a person's names, for pseudonymous
+// keys such as the parking service's person hash: NormalizeName of the
+// given names and of the family name after the particles that end the
+// given names moved to the family name, so "Ursula von der" / "Leyen"
+// and "Ursula" / "von der Leyen" (and "Leyen, von der") have one key.
+func PersonKey(given, family string) string {
+	p := parsePerson(given, family)
+	join := func(ts []nameToken) string {
+		parts := make([]string, len(ts))
+		for i, t := range ts {
+			parts[i] = t.t
+		}
+		return strings.Join(parts, " ")
+	}
+	return join(p.given) + "\x00" + join(p.family)
+}
+
 // collapse trims and collapses white space: the only difference Exact
 // forgives.
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }

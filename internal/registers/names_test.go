@@ -192,3 +192,30 @@ func BenchmarkNamesMatchLong(b *testing.B) {
 		NamesMatch(a, c)
 	}
 }
+
+func TestPersonKey(t *testing.T) {
+	same := [][2]string{
+		{"Ursula von der", "Leyen"},
+		{"Ursula", "von der Leyen"},
+		{"Ursula", "Leyen, von der"},
+		{"ursula", "VON DER LEYEN"},
+		{"Ursula ", " von  der Leyen"},
+	}
+	want := PersonKey(same[0][0], same[0][1])
+	for _, n := range same[1:] {
+		if got := PersonKey(n[0], n[1]); got != want {
+			t.Errorf("PersonKey(%q, %q) = %q, want %q", n[0], n[1], got, want)
+		}
+	}
+	for _, n := range [][2]string{{"Ursula", "Leyen"}, {"Ursula von", "der Leyen X"}, {"Jürgen", "Müller"}} {
+		if PersonKey(n[0], n[1]) == want {
+			t.Errorf("PersonKey(%q, %q) equals von der Leyen's", n[0], n[1])
+		}
+	}
+	if PersonKey("Jürgen", "Müller") != PersonKey("Juergen", "Mueller") {
+		t.Error("ü and ue give different keys")
+	}
+	if PersonKey("Anna Maria", "Schmidt") == PersonKey("Anna", "Maria Schmidt") {
+		t.Error("a given name moved to the family name gives the same key")
+	}
+}
