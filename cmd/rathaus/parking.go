@@ -55,6 +55,7 @@ type parkingSetup struct {
 	authority     string                   // issuing authority printed on the municipality's permits
 	rules         map[string]*rules.Config // by ARS; must hold municipality
 	signingKey    *ecdsa.PrivateKey        // P-256; signs the permits' QR tokens
+	previousKeys  []*ecdsa.PublicKey       // earlier signing keys: their permits still verify
 	registers     string                   // config.ParkingRegistersDemo
 	payment       string                   // config.PaymentProviderTest
 	paymentSecret []byte                   // signs the payment callbacks
@@ -92,7 +93,11 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := documents.NewVerifier(map[string]*ecdsa.PublicKey{signer.KeyID(): &s.signingKey.PublicKey})
+	verifyKeys := map[string]*ecdsa.PublicKey{signer.KeyID(): &s.signingKey.PublicKey}
+	for _, k := range s.previousKeys {
+		verifyKeys[documents.KeyID(k)] = k
+	}
+	verifier, err := documents.NewVerifier(verifyKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +133,7 @@ func newParking(ctx context.Context, d parkingDeps, s parkingSetup) (*parkingFea
 	}
 	p.svc, err = parking.NewService(ctx, parking.Options{
 		DB: d.db, Geo: d.geo, Configs: s.rules, Signer: signer, Verifier: verifier, Payments: provider, Mail: d.outbox, Logger: d.logger,
-		BaseURL: d.base, Demo: s.specimen, PublicOutbox: s.publicOutbox, Registers: regs,
+		BaseURL: d.base, Demo: s.specimen, PublicOutbox: s.publicOutbox, Registers: regs, PreviousKeys: s.previousKeys,
 	})
 	if err != nil {
 		return nil, err
@@ -215,7 +220,13 @@ func newParkingServe(ctx context.Context, cfg *config.Config, d parkingDeps, std
 	if err != nil {
 		return nil, fmt.Errorf("RATHAUS_PARKING_SIGNING_KEY: %w", err)
 	}
-	setup := parkingSetup{
+	var previous []*ecdsa.PublicKey
+	if cfg.ParkingPreviousKeys != "" {
+		if previous, err = documents.ParsePublicKeysPEM([]byte(cfg.ParkingPreviousKeys)); err != nil {
+			return nil, fmt.Errorf("RATHAUS_PARKING_PREVIOUS_KEYS: %w", err)
+		}
+	}
+	setup := parkingSetup{previousKeys: previous,
 		municipality: ars, authority: cfg.ParkingAuthority, rules: configs, signingKey: key,
 		registers: cfg.ParkingRegisters, payment: cfg.PaymentProvider, paymentSecret: []byte(cfg.PaymentSecret),
 		targetDays: int(cfg.ParkingTargetDays), amtsnetzConfig: cfg.AmtsnetzConfig,

@@ -56,6 +56,7 @@ type Config struct {
 	ParkingRulesDir     string // rule and fee JSON files; empty: the shipped ones
 	ParkingSigningKey   string // PEM of the ECDSA P-256 key permits are signed with (secret)
 	ParkingAuthority    string // issuing authority printed on permits
+	ParkingPreviousKeys string // PEM public keys of earlier signing keys (key rotation)
 	ParkingTargetDays   int64  // processing target of the workbench's queue, in working days
 	PaymentProvider     string // PaymentProviderTest
 	PaymentSecret       string // HMAC secret of the payment callbacks (secret)
@@ -237,6 +238,8 @@ func (c *Config) options() []*option {
 	add(o("parking-rules", "RATHAUS_PARKING_RULES_DIR", "directory of rule/fee JSON files (format of internal/parking/rules/municipalities); default: the files shipped with Rathaus", public, s, g))
 	s, g = str(&c.ParkingSigningKey)
 	add(o("parking-signing-key", "RATHAUS_PARKING_SIGNING_KEY", "PEM of the ECDSA P-256 private key permits are signed with (create one with rathaus permit keygen); secret: prefer RATHAUS_PARKING_SIGNING_KEY_FILE", secretValue, s, g))
+	s, g = str(&c.ParkingPreviousKeys)
+	add(o("parking-previous-keys", "RATHAUS_PARKING_PREVIOUS_KEYS", "PEM public keys (one or more PUBLIC KEY blocks) of earlier permit signing keys: permits signed with them still verify, and they are published with the current key; for key rotation (prefer RATHAUS_PARKING_PREVIOUS_KEYS_FILE)", public, s, g))
 	s, g = str(&c.ParkingAuthority)
 	add(o("parking-authority", "RATHAUS_PARKING_AUTHORITY", `issuing authority printed on permits, e.g. "Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde"`, public, s, g))
 	s, g = integer(&c.ParkingTargetDays)
@@ -437,6 +440,7 @@ func (c *Config) parkingOptionsSet() []string {
 		{"RATHAUS_PARKING_RULES_DIR", c.ParkingRulesDir},
 		{"RATHAUS_PARKING_SIGNING_KEY", c.ParkingSigningKey},
 		{"RATHAUS_PARKING_AUTHORITY", c.ParkingAuthority},
+		{"RATHAUS_PARKING_PREVIOUS_KEYS", c.ParkingPreviousKeys},
 		{"RATHAUS_PAYMENT_PROVIDER", c.PaymentProvider},
 		{"RATHAUS_PAYMENT_SECRET", c.PaymentSecret},
 	} {
@@ -487,6 +491,11 @@ func (c *Config) validateParking() []string {
 		// The parser's messages name the problem (curve, block type),
 		// never the key's bytes.
 		p = append(p, fmt.Sprintf("RATHAUS_PARKING_SIGNING_KEY: kein privater ECDSA-Schlüssel auf P-256 im PEM-Format (%v)", err))
+	}
+	if c.ParkingPreviousKeys != "" {
+		if _, err := documents.ParsePublicKeysPEM([]byte(c.ParkingPreviousKeys)); err != nil {
+			p = append(p, fmt.Sprintf("RATHAUS_PARKING_PREVIOUS_KEYS: %v", err))
+		}
 	}
 	if strings.TrimSpace(c.ParkingAuthority) == "" {
 		p = append(p, "RATHAUS_PARKING_AUTHORITY fehlt: die ausstellende Behörde, die auf dem Ausweis steht, z. B. „Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde“")

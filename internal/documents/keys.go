@@ -158,3 +158,25 @@ func checkP256Public(pub *ecdsa.PublicKey) error {
 	}
 	return nil
 }
+
+// ParsePublicKeysPEM reads one or more PUBLIC KEY blocks (P-256), e.g. the
+// earlier signing keys of a key rotation.
+func ParsePublicKeysPEM(data []byte) ([]*ecdsa.PublicKey, error) {
+	var out []*ecdsa.PublicKey
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			break
+		}
+		k, err := ParsePublicKeyPEM(pem.EncodeToMemory(block))
+		if err != nil {
+			return nil, fmt.Errorf("key %d: %w", len(out)+1, err)
+		}
+		out = append(out, k)
+		data = rest
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM public key found")
+	}
+	return out, nil
+}

@@ -764,3 +764,49 @@ func TestRehashPersons(t *testing.T) {
 		}
 	}, sets...)
 }
+
+// Key rotation: a permit signed with the earlier key still verifies on an
+// installation that signs with a new key and lists the earlier one; both
+// keys are published, the new one first; without the earlier key the old
+// permit does not verify.
+func TestSigningKeyRotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f, prov := newFixture(t, db)
+		rec := f.issue(t, f.byExp[registers.ExpectEligible], prov)
+		a, _ := f.svc.Get(f.ctx, rec.Reference, rec.AccessCode)
+		if res := f.svc.Verify(f.ctx, a.Permit.Token); !res.Valid {
+			t.Fatalf("before the rotation: %+v", res)
+		}
+		oldKey := f.signer.PublicKey()
+		newKey, _ := documents.GenerateKey()
+		signer, _ := documents.NewSigner(newKey, documents.KeyID(&newKey.PublicKey))
+		rotated := func(previous []*ecdsa.PublicKey) *parking.Service {
+			keys := map[string]*ecdsa.PublicKey{signer.KeyID(): &newKey.PublicKey}
+			for _, k := range previous {
+				keys[documents.KeyID(k)] = k
+			}
+			verifier, err := documents.NewVerifier(keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			configs, _ := rules.Embedded()
+			svc, err := parking.NewService(f.ctx, parking.Options{DB: db, Configs: configs, Signer: signer, Verifier: verifier,
+				PreviousKeys: previous, Mail: f.outbox, Logger: slog.New(slog.DiscardHandler), Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		}
+		svc := rotated([]*ecdsa.PublicKey{oldKey})
+		if res := svc.Verify(f.ctx, a.Permit.Token); !res.Valid {
+			t.Errorf("old permit after the rotation: %+v", res)
+		}
+		keys, err := svc.PublicKeys()
+		if err != nil || len(keys) != 2 || keys[0].KeyID != signer.KeyID() || keys[1].KeyID != documents.KeyID(oldKey) {
+			t.Errorf("published keys: %+v, %v", keys, err)
+		}
+		if res := rotated(nil).Verify(f.ctx, a.Permit.Token); res.Valid {
+			t.Error("the old permit verifies without the earlier key")
+		}
+	}, sets...)
+}

@@ -2,6 +2,7 @@ package parking
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"io"
 	"strings"
 
@@ -83,11 +84,18 @@ type PublicKey struct {
 	PEM   string `json:"pem"`
 }
 
-// PublicKeys returns the keys permits are signed with.
+// PublicKeys returns the keys permits are verified with: the key that
+// signs now first, then the earlier ones whose permits may still be out
+// there (Options.PreviousKeys).
 func (s *Service) PublicKeys() ([]PublicKey, error) {
-	pem, err := documents.MarshalPublicKeyPEM(s.signer.PublicKey())
-	if err != nil {
-		return nil, err
+	keys := append([]*ecdsa.PublicKey{s.signer.PublicKey()}, s.previousKeys...)
+	out := make([]PublicKey, 0, len(keys))
+	for _, k := range keys {
+		pem, err := documents.MarshalPublicKeyPEM(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PublicKey{KeyID: documents.KeyID(k), PEM: string(pem)})
 	}
-	return []PublicKey{{KeyID: s.signer.KeyID(), PEM: string(pem)}}, nil
+	return out, nil
 }

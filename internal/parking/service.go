@@ -2,6 +2,7 @@ package parking
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -80,6 +81,8 @@ type Service struct {
 	// review longer are marked overdue (RATHAUS_PARKING_TARGET_DAYS).
 	TargetWorkingDays int
 
+	previousKeys []*ecdsa.PublicKey // earlier signing keys (Options.PreviousKeys)
+
 	hmacKey []byte         // installation secret for access codes and person hashes
 	vault   *vault.Keyring // seals uploaded documents (SetVault); nil: no uploads
 	limiter *limiter       // enforcement lookups per API key
@@ -99,8 +102,12 @@ type Options struct {
 	Registers Registers
 	Configs   map[string]*rules.Config
 	Signer    *documents.Signer
-	Verifier  *documents.Verifier
-	Payments  payment.Provider
+	Verifier  *documents.Verifier // must accept Signer's key and PreviousKeys
+	// PreviousKeys are the public keys of earlier signing keys: their
+	// permits still verify and the keys are published with the current
+	// one (key rotation, RATHAUS_PARKING_PREVIOUS_KEYS).
+	PreviousKeys []*ecdsa.PublicKey
+	Payments     payment.Provider
 	// Mail is the outbox the service's e-mails go to (receipt, decision,
 	// permit, reminders); each is enqueued in the transaction of its cause.
 	Mail    *mail.Outbox
@@ -125,7 +132,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier,
+	s := &Service{db: o.DB, geo: o.Geo, registers: o.Registers, configs: o.Configs, signer: o.Signer, verifier: o.Verifier, previousKeys: o.PreviousKeys,
 		payments: o.Payments, mail: o.Mail, logger: o.Logger, now: o.Now, BaseURL: strings.TrimRight(o.BaseURL, "/"), Demo: o.Demo,
 		PublicOutbox:   o.PublicOutbox,
 		PaymentTimeout: 30 * time.Minute, hmacKey: key, Authority: map[string]string{}, GroupSubmissions: o.DB.Engine == store.SQLite,
