@@ -58,6 +58,13 @@ func TestBrowserCaseWorkEndToEnd(t *testing.T) {
 		!strings.Contains(text, "wohnsitz-pruefen") || !strings.Contains(text, "Antwort erhalten (HTTP 200)") {
 		t.Errorf("the case page does not show the case's Amtsnetz messages")
 	}
+	if code := openPage(t, citizen, s, "/demo/amtsnetz?az="+ref); code != 200 {
+		t.Errorf("/demo/amtsnetz: %d", code)
+	}
+	axeClean(t, citizen, "the demo's Amtsnetz messages of a case")
+	if code := openPage(t, citizen, s, "/bewohnerparken/status/"+ref); code != 200 {
+		t.Fatalf("back to the status page: %d", code)
+	}
 	if code := follow(t, clerk, "Übernehmen"); code != 200 || !strings.Contains(evalJS[string](t, clerk, `document.querySelector('main').textContent`), "Sie bearbeiten diesen Antrag") {
 		t.Fatalf("take the case: %d", code)
 	}

@@ -296,6 +296,14 @@ func TestDemoChecksCrossTheAmtsnetz(t *testing.T) {
 			t.Errorf("Rathaus's log of %s lacks %q:\n%s", rec.Reference, want, joined)
 		}
 	}
+	// The demo's page of a case's messages.
+	if r := s.get(t, "/demo/amtsnetz?az="+rec.Reference); r.status != 200 || !strings.Contains(string(r.body), "wohnsitz-pruefen") ||
+		!strings.Contains(string(r.body), "Antwort erhalten (HTTP 200)") {
+		t.Errorf("/demo/amtsnetz: %d", r.status)
+	}
+	if r := s.get(t, "/demo/amtsnetz?az=%3Cscript%3E"); r.status != 422 || strings.Contains(string(r.body), "<script>") {
+		t.Errorf("/demo/amtsnetz with a bad reference: %d", r.status)
+	}
 	for _, m := range []struct{ db, cert string }{
 		{"sqlite:" + filepath.Join(demoDir, "rathaus.db"), "KOMMUNE_110000000000_parken.pem"},
 		{"sqlite:" + filepath.Join(demoDir, "amtsnetz", "KOMMUNE_110000000000_meldebehoerde.db"), "KOMMUNE_110000000000_meldebehoerde.pem"},

@@ -1,7 +1,9 @@
 package parking
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/web"
@@ -43,10 +45,46 @@ func (h *Handler) DemoRoutes(mux Mux, d *registers.Demo) {
 	mux.Handle("GET /demo", h.pages.Page(func(w http.ResponseWriter, r *http.Request) error {
 		return h.pages.Render(w, r, http.StatusOK, "demo.html", demoResidents(d, 40))
 	}))
+	// The demo's message log: what Rathaus asked the registers' nodes for a
+	// case — metadata only (who, what, when, why), never a body.
+	mux.Handle("GET /demo/amtsnetz", h.pages.Page(h.demoMessages))
 	mux.Handle("GET /api/v1/demo/residents", web.API(func(w http.ResponseWriter, r *http.Request) error {
 		return web.WriteJSON(w, http.StatusOK, map[string]any{
 			"note":      "Synthetische Demo-Personen an echten Berliner Adressen – keine echten Daten.",
 			"residents": demoResidents(d, 200),
 		})
 	}))
+}
+
+type demoMessagesData struct {
+	Reference string
+	Error     string
+	Messages  []messageView
+	Searched  bool
+}
+
+func (h *Handler) demoMessages(w http.ResponseWriter, r *http.Request) error {
+	d := demoMessagesData{Reference: strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("az")))}
+	status := http.StatusOK
+	switch {
+	case d.Reference == "":
+	case !referencePattern.MatchString(d.Reference):
+		d.Error, status = "Bitte geben Sie ein Aktenzeichen wie BP-2026-7KQ4M2XD ein.", http.StatusUnprocessableEntity
+	case h.Messages == nil:
+		d.Error = "Diese Installation tauscht keine Nachrichten über das Amtsnetz aus."
+	default:
+		d.Searched = true
+		ms, err := h.Messages(r.Context(), d.Reference)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			v := messageView{At: berlinTime(m.At), Service: m.Service, Purpose: m.Purpose, ID: m.MessageID, Direction: "Anfrage gesendet"}
+			if !m.Sent {
+				v.Direction = fmt.Sprintf("Antwort erhalten (HTTP %d)", m.Status)
+			}
+			d.Messages = append(d.Messages, v)
+		}
+	}
+	return h.pages.Render(w, r, status, "demo_amtsnetz.html", d)
 }
