@@ -290,7 +290,10 @@ type memberConfig struct {
 		File  string `json:"file"`
 		Grace string `json:"grace"`
 	} `json:"directory"`
-	Registers struct {
+	// LogRetentionDays: Rathaus's message log records older than this lose
+	// their content (msglog.Forget); 0 keeps them.
+	LogRetentionDays int `json:"log_retention_days"`
+	Registers        struct {
 		Residence string `json:"residence"` // service ID, e.g. KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen
 		Vehicles  string `json:"vehicles"`  // service ID, e.g. LAND:11:kfz/halter-pruefen
 		Treasury  string `json:"treasury"`  // the treasury's member ID
@@ -301,12 +304,14 @@ type memberConfig struct {
 // its end of the message log, and the goroutine that refreshes the
 // directory and signs the log's heads.
 type amtsnetzMember struct {
-	client *node.Client
-	log    *msglog.Log
-	cache  *directory.Cache
-	stop   chan struct{}
-	done   sync.WaitGroup
-	logger *slog.Logger
+	db            *store.DB
+	retentionDays int
+	client        *node.Client
+	log           *msglog.Log
+	cache         *directory.Cache
+	stop          chan struct{}
+	done          sync.WaitGroup
+	logger        *slog.Logger
 }
 
 // startAmtsnetzMember reads the membership file and returns the registers
@@ -385,7 +390,10 @@ func startAmtsnetzMember(ctx context.Context, file string, db *store.DB, logger 
 	if err != nil {
 		return fail(err)
 	}
-	m := &amtsnetzMember{log: mlog, cache: cache, stop: make(chan struct{}), logger: logger,
+	if c.LogRetentionDays < 0 || c.LogRetentionDays > 36500 {
+		return fail(errors.New("log_retention_days: 0 (behalten) bis 36500"))
+	}
+	m := &amtsnetzMember{log: mlog, cache: cache, stop: make(chan struct{}), logger: logger, db: db, retentionDays: c.LogRetentionDays,
 		client: &node.Client{Identity: id, Roots: roots, Directory: cache, Log: mlog, Logger: logger, Timeout: 10 * time.Second,
 			Cooldown: 10 * time.Second}}
 	m.done.Add(1)
@@ -400,13 +408,28 @@ func startAmtsnetzMember(ctx context.Context, file string, db *store.DB, logger 
 
 func (m *amtsnetzMember) loop(fetch bool) {
 	defer m.done.Done()
-	heads, refresh := time.NewTicker(time.Minute), time.NewTicker(5*time.Minute)
+	heads, refresh, retention := time.NewTicker(time.Minute), time.NewTicker(5*time.Minute), time.NewTicker(24*time.Hour)
 	defer heads.Stop()
 	defer refresh.Stop()
+	defer retention.Stop()
+	forget := func() {
+		if m.retentionDays == 0 {
+			return
+		}
+		now := time.Now()
+		if n, err := msglog.Forget(context.Background(), m.db, now.AddDate(0, 0, -m.retentionDays), now); err != nil {
+			m.logger.Warn("amtsnetz: message log retention failed", "err", err)
+		} else if n > 0 {
+			m.logger.Info("amtsnetz: message log records past retention cleared", "records", n)
+		}
+	}
+	forget()
 	for {
 		select {
 		case <-m.stop:
 			return
+		case <-retention.C:
+			forget()
 		case <-heads.C:
 			if _, err := m.log.SignHead(context.Background()); err != nil {
 				m.logger.Warn("amtsnetz: signing the tree head failed", "err", err)

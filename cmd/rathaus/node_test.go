@@ -78,7 +78,7 @@ func TestNodeCommand(t *testing.T) {
 		"cert": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "key": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde-key.pem"),
 		"ca": filepath.Join(ca, "ca.pem"), "listen": listen,
 		"directory": map[string]any{"file": dirFile, "grace": "1h"},
-		"log":       map[string]any{"database_url": logURL},
+		"log":       map[string]any{"database_url": logURL, "retention_days": 90},
 		"services":  map[string]any{"wohnsitz-pruefen": map[string]any{"http": backend.URL}}}
 	b, _ = json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "knoten.json")

@@ -48,6 +48,9 @@ type nodeConfig struct {
 	Log struct {
 		DatabaseURL string `json:"database_url"` // sqlite:PATH or postgres://…
 		BodyKeys    string `json:"body_keys"`    // file with RATHAUS_DOCUMENT_KEYS-style keys: bodies kept sealed; "": not kept
+		// RetentionDays: records older than this lose their content (the
+		// tree stays verifiable, msglog.Forget); 0 keeps them.
+		RetentionDays int `json:"retention_days"`
 	} `json:"log"`
 	Services map[string]struct {
 		HTTP string `json:"http"` // the backend's base URL; requests go to URL/<service code>
@@ -80,6 +83,9 @@ func readNodeConfig(path string) (*nodeConfig, error) {
 	}
 	if c.Log.DatabaseURL == "" {
 		p = append(p, "log.database_url ist nötig")
+	}
+	if c.Log.RetentionDays < 0 || c.Log.RetentionDays > 36500 {
+		p = append(p, "log.retention_days: 0 (behalten) bis 36500")
 	}
 	if len(c.Services) == 0 {
 		p = append(p, "services: mindestens ein Dienst")
@@ -200,9 +206,22 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	fmt.Fprintf(stdout, "Amtsnetz-Knoten %s hört auf https://%s (%d Dienste, Protokoll: %d Einträge)\n", c.Member, ln.Addr(), len(backends), mlog.Size())
-	heads, refresh := time.NewTicker(time.Minute), time.NewTicker(5*time.Minute)
+	heads, refresh, retention := time.NewTicker(time.Minute), time.NewTicker(5*time.Minute), time.NewTicker(24*time.Hour)
 	defer heads.Stop()
 	defer refresh.Stop()
+	defer retention.Stop()
+	forget := func() {
+		if c.Log.RetentionDays == 0 {
+			return
+		}
+		now := time.Now()
+		if n, err := msglog.Forget(ctx, db, now.AddDate(0, 0, -c.Log.RetentionDays), now); err != nil {
+			logger.Warn("amtsnetz: message log retention failed", "err", err)
+		} else if n > 0 {
+			logger.Info("amtsnetz: message log records past retention cleared", "records", n)
+		}
+	}
+	forget()
 	for {
 		select {
 		case <-ctx.Done():
@@ -217,6 +236,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if _, err := mlog.SignHead(ctx); err != nil {
 				logger.Warn("amtsnetz: signing the tree head failed", "err", err)
 			}
+		case <-retention.C:
+			forget()
 		case <-refresh.C:
 			if c.Directory.URL != "" {
 				if err := cache.Refresh(ctx); err != nil {
