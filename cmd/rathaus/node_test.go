@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/adapters"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/directory"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
+	"opencode.de/rathaus/rathaus/internal/registers"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
 )
 
@@ -67,19 +69,25 @@ func TestNodeCommand(t *testing.T) {
 				"certificates": []string{filepath.Join(ca, "KOMMUNE_110000000000_parken.pem")}},
 		},
 		"services": []map[string]any{{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen", "title": "Wohnsitz prüfen",
-			"clients": []string{"KOMMUNE:110000000000:parken"}}}}
+			"clients": []string{"KOMMUNE:110000000000:parken"}},
+			{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-aus-export", "title": "Wohnsitz prüfen (CSV-Export)",
+				"clients": []string{"KOMMUNE:110000000000:parken"}}}}
 	b, _ := json.Marshal(spec)
 	os.WriteFile(filepath.Join(dir, "verzeichnis.json"), b, 0o600)
 	dirFile := filepath.Join(dir, "verzeichnis.jws")
 	do("pki", "directory", "--dir", ca, "--in", filepath.Join(dir, "verzeichnis.json"), "--out", dirFile)
 
+	exportFile := filepath.Join(dir, "melderegister.csv")
+	os.WriteFile(exportFile, []byte("vornamen,familienname,geburtsdatum,strasse,hausnummer,postleitzahl,art,seit,auskunftssperre\n"+
+		"Anna,Muster,1980-01-01,Lehrter Straße,53,10557,haupt,2020-01-01,nein\n"), 0o600)
 	logURL := "sqlite:" + filepath.Join(dir, "knoten.db")
 	cfg := map[string]any{"member": "KOMMUNE:110000000000:meldebehoerde",
 		"cert": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "key": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde-key.pem"),
 		"ca": filepath.Join(ca, "ca.pem"), "listen": listen,
 		"directory": map[string]any{"file": dirFile, "grace": "1h"},
 		"log":       map[string]any{"database_url": logURL, "retention_days": 90},
-		"services":  map[string]any{"wohnsitz-pruefen": map[string]any{"http": backend.URL}}}
+		"services": map[string]any{"wohnsitz-pruefen": map[string]any{"http": backend.URL},
+			"wohnsitz-aus-export": map[string]any{"csv": map[string]any{"kind": "melderegister", "file": exportFile}}}}
 	b, _ = json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "knoten.json")
 	os.WriteFile(cfgFile, b, 0o600)
@@ -119,6 +127,15 @@ func TestNodeCommand(t *testing.T) {
 	if err != nil || string(resp) != `{"gemeldet":true}` {
 		t.Fatalf("call through rathaus node: %s, %v\n%s", resp, err, nodeErr.String())
 	}
+	// The same office's register from its CSV export, through the adapters.
+	res := adapters.Residence{C: c, Service: "KOMMUNE:110000000000:meldebehoerde/wohnsitz-aus-export"}
+	birth, _ := time.Parse("2006-01-02", "1980-01-01")
+	ans, err := res.CheckResidence(ctx, registers.Purpose{Procedure: "Bewohnerparkausweis", FileReference: "BP-2026-AAAAAAAA", Reason: "Prüfung",
+		LegalBasis: "§ 34 BMG"}, registers.Person{GivenNames: "Anna", FamilyName: "Muster", BirthDate: birth},
+		registers.AddressRef{Street: "Lehrter Str.", HouseNumber: "53", Postcode: "10557"})
+	if err != nil || !ans.Registered || ans.Kind != registers.Hauptwohnsitz || !strings.Contains(ans.Source, "CSV-Export") {
+		t.Errorf("residence from the CSV export: %+v %v", ans, err)
+	}
 	mu.Lock()
 	if len(seen) != 1 || seen[0] != `/wohnsitz-pruefen KOMMUNE:110000000000:parken Bewohnerparken, § 34 BMG {"person":"Muster"}` {
 		t.Errorf("backend saw %q", seen)
@@ -130,7 +147,7 @@ func TestNodeCommand(t *testing.T) {
 	}
 	out.Reset()
 	do("log", "verify", "--database-url", logURL, "--cert", filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "--record", "1")
-	if !strings.Contains(out.String(), "intakt: 2 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 2") {
+	if !strings.Contains(out.String(), "intakt: 4 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 4") {
 		t.Errorf("log verify after shutdown:\n%s", out.String())
 	}
 	// A configuration with an unknown field or no services is refused.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"opencode.de/rathaus/rathaus/internal/amtsnetz/adapters"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/directory"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
@@ -54,6 +55,12 @@ type nodeConfig struct {
 	} `json:"log"`
 	Services map[string]struct {
 		HTTP string `json:"http"` // the backend's base URL; requests go to URL/<service code>
+		// CSV: for offices without an API, the answer comes from a CSV
+		// export of the register (adapters.CSVBackend).
+		CSV *struct {
+			File string `json:"file"`
+			Kind string `json:"kind"` // melderegister or fahrzeugregister
+		} `json:"csv"`
 	} `json:"services"`
 }
 
@@ -91,7 +98,14 @@ func readNodeConfig(path string) (*nodeConfig, error) {
 		p = append(p, "services: mindestens ein Dienst")
 	}
 	for code, s := range c.Services {
-		if !strings.HasPrefix(s.HTTP, "http://") && !strings.HasPrefix(s.HTTP, "https://") {
+		switch {
+		case s.CSV != nil && s.HTTP != "":
+			p = append(p, fmt.Sprintf("services.%s: http oder csv, nicht beides", code))
+		case s.CSV != nil:
+			if s.CSV.File == "" || (s.CSV.Kind != "melderegister" && s.CSV.Kind != "fahrzeugregister") {
+				p = append(p, fmt.Sprintf("services.%s.csv: file und kind (melderegister oder fahrzeugregister) sind nötig", code))
+			}
+		case !strings.HasPrefix(s.HTTP, "http://") && !strings.HasPrefix(s.HTTP, "https://"):
 			p = append(p, fmt.Sprintf("services.%s.http: erwartet eine http(s)-URL", code))
 		}
 	}
@@ -193,6 +207,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	backends := map[string]node.Backend{}
 	for code, s := range c.Services {
+		if s.CSV != nil {
+			if backends[code], err = adapters.CSVBackend(s.CSV.Kind, s.CSV.File); err != nil {
+				return fmt.Errorf("services.%s.csv: %w", code, err)
+			}
+			continue
+		}
 		backends[code] = node.HTTPBackend{URL: s.HTTP, Client: &http.Client{Timeout: 20 * time.Second}}
 	}
 	id := node.Identity{ID: c.Member, Cert: cert, Key: key}
