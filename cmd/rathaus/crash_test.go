@@ -25,11 +25,7 @@ func TestKillDuringChecksLosesNothing(t *testing.T) {
 		t.Skip("builds and kills the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rathaus")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rathausBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

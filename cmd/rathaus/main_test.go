@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -163,11 +164,40 @@ func demoServer(t *testing.T) *server {
 	return demoSrv
 }
 
+// The rathaus binary, built once for the tests that run it as a process
+// of its own (and removed after the run).
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func rathausBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "rathaus-bin-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "rathaus")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if demoSrv != nil {
 		demoSrv.stop()
 		os.RemoveAll(demoDir)
+	}
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,56 +59,57 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// runningNode is a rathaus node started with run, stoppable and
-// restartable with the same configuration.
+// runningNode is a rathaus node process of its own (the binary), killed
+// with SIGKILL and started again with the same configuration.
 type runningNode struct {
 	t      *testing.T
+	bin    string
 	config string
 	listen string
-	cancel context.CancelFunc
-	done   chan error
+	cmd    *exec.Cmd
+	out    *syncBuffer
 }
 
 func (n *runningNode) start() {
 	n.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() {
-		n.done <- run(ctx, []string{"node", "--config", n.config}, func(string) string { return "" }, io.Discard, io.Discard)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
+	n.out = &syncBuffer{}
+	n.cmd = exec.Command(n.bin, "node", "--config", n.config)
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", n.listen); err == nil {
 			c.Close()
 			return
 		}
-		select {
-		case err := <-n.done:
-			n.t.Fatalf("node %s stopped: %v", n.config, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("node %s did not listen", n.config)
+		if n.cmd.ProcessState != nil || time.Now().After(deadline) {
+			n.t.Fatalf("node %s did not listen:\n%s", n.config, n.out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func (n *runningNode) stop() {
-	n.cancel()
-	if err := <-n.done; err != nil {
-		n.t.Errorf("node %s: %v", n.config, err)
-	}
+// kill ends the process at once (SIGKILL: no shutdown, no final head).
+func (n *runningNode) kill() {
+	n.cmd.Process.Kill()
+	n.cmd.Wait()
 }
 
 // TestServeOverAmtsnetz is the topology of issue #5: serve asks the
 // registration office, the vehicle register and the treasury through
-// their own rathaus node processes (each in front of its office's HTTP
-// system), configured only with the operator's commands. An application
-// is decided over the Amtsnetz; while the registration office's node is
-// down a second one waits "in Prüfung" and nothing is decided; after the
-// node's restart it completes on its own — nothing is lost.
+// their own rathaus node processes (the binary, each in front of its
+// office's HTTP system), configured only with the operator's commands.
+// An application is decided over the Amtsnetz; the registration office's
+// node is killed (SIGKILL) — the next application waits "in Prüfung" and
+// nothing is decided; after the node's restart it completes on its own,
+// nothing is lost, and the node's log still verifies.
 func TestServeOverAmtsnetz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs node processes")
+	}
+	bin := rathausBinary(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	env := func(string) string { return "" }
@@ -172,14 +174,12 @@ func TestServeOverAmtsnetz(t *testing.T) {
 		cfg := writeJSON(name+".json", map[string]any{"member": id, "cert": certOf(id), "key": keyOf(id), "ca": filepath.Join(ca, "ca.pem"),
 			"listen": listen[name], "directory": map[string]any{"file": dirFile}, "log": map[string]any{"database_url": "sqlite:" + filepath.Join(dir, name+".db")},
 			"services": svc})
-		nodes[name] = &runningNode{t: t, config: cfg, listen: listen[name]}
+		nodes[name] = &runningNode{t: t, bin: bin, config: cfg, listen: listen[name]}
 		nodes[name].start()
 	}
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			if n.cancel != nil {
-				n.cancel()
-			}
+			n.kill()
 		}
 	})
 
@@ -225,7 +225,7 @@ func TestServeOverAmtsnetz(t *testing.T) {
 	s.waitStatus(t, first, "approved")
 
 	// The registration office's node goes down; the next application waits.
-	nodes["melde"].stop()
+	nodes["melde"].kill()
 	var second receipt
 	if r, second = s.submit(t, body(eligible[1]), "topology-2"); r.status != 201 {
 		t.Fatalf("second submit: %d %s", r.status, r.body)
@@ -239,4 +239,11 @@ func TestServeOverAmtsnetz(t *testing.T) {
 	// Back: it completes by itself.
 	nodes["melde"].start()
 	s.waitStatus(t, second, "approved")
+	// The killed node's log is intact: records without gaps, and the heads
+	// it signed before the kill fit them.
+	var out strings.Builder
+	if err := run(ctx, []string{"log", "verify", "--database-url", "sqlite:" + filepath.Join(dir, "melde.db"), "--cert", certOf(members["melde"])},
+		env, &out, io.Discard); err != nil {
+		t.Errorf("log of the killed node: %v\n%s", err, out.String())
+	}
 }
