@@ -23,6 +23,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
 	"opencode.de/rathaus/rathaus/internal/registers"
+	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/store/storetest"
 )
 
@@ -71,6 +72,8 @@ func TestNodeCommand(t *testing.T) {
 		"services": []map[string]any{{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen", "title": "Wohnsitz prüfen",
 			"clients": []string{"KOMMUNE:110000000000:parken"}},
 			{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-aus-export", "title": "Wohnsitz prüfen (CSV-Export)",
+				"clients": []string{"KOMMUNE:110000000000:parken"}},
+			{"id": "KOMMUNE:110000000000:meldebehoerde/wohnsitz-aus-datenbank", "title": "Wohnsitz prüfen (Datenbank)",
 				"clients": []string{"KOMMUNE:110000000000:parken"}}}}
 	b, _ := json.Marshal(spec)
 	os.WriteFile(filepath.Join(dir, "verzeichnis.json"), b, 0o600)
@@ -80,6 +83,19 @@ func TestNodeCommand(t *testing.T) {
 	exportFile := filepath.Join(dir, "melderegister.csv")
 	os.WriteFile(exportFile, []byte("vornamen,familienname,geburtsdatum,strasse,hausnummer,postleitzahl,art,seit,auskunftssperre\n"+
 		"Anna,Muster,1980-01-01,Lehrter Straße,53,10557,haupt,2020-01-01,nein\n"), 0o600)
+	officeDB := "sqlite:" + filepath.Join(dir, "meldeamt.db")
+	odb, err := store.Open(ctx, officeDB, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`CREATE TABLE einwohner (vornamen TEXT, familienname TEXT, geburtsdatum TEXT, strasse TEXT, hausnummer TEXT,
+		postleitzahl TEXT, art TEXT, seit TEXT, auskunftssperre TEXT)`,
+		`INSERT INTO einwohner VALUES ('Anna', 'Muster', '1980-01-01', 'Lehrter Straße', '53', '10557', 'neben', '2020-01-01', 'nein')`} {
+		if _, err := odb.Write().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	odb.Close()
 	logURL := "sqlite:" + filepath.Join(dir, "knoten.db")
 	cfg := map[string]any{"member": "KOMMUNE:110000000000:meldebehoerde",
 		"cert": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "key": filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde-key.pem"),
@@ -87,7 +103,8 @@ func TestNodeCommand(t *testing.T) {
 		"directory": map[string]any{"file": dirFile, "grace": "1h"},
 		"log":       map[string]any{"database_url": logURL, "retention_days": 90},
 		"services": map[string]any{"wohnsitz-pruefen": map[string]any{"http": backend.URL},
-			"wohnsitz-aus-export": map[string]any{"csv": map[string]any{"kind": "melderegister", "file": exportFile}}}}
+			"wohnsitz-aus-export":    map[string]any{"csv": map[string]any{"kind": "melderegister", "file": exportFile}},
+			"wohnsitz-aus-datenbank": map[string]any{"sql": map[string]any{"kind": "melderegister", "database_url": officeDB, "table": "einwohner"}}}}
 	b, _ = json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "knoten.json")
 	os.WriteFile(cfgFile, b, 0o600)
@@ -136,6 +153,13 @@ func TestNodeCommand(t *testing.T) {
 	if err != nil || !ans.Registered || ans.Kind != registers.Hauptwohnsitz || !strings.Contains(ans.Source, "CSV-Export") {
 		t.Errorf("residence from the CSV export: %+v %v", ans, err)
 	}
+	fromDB := adapters.Residence{C: c, Service: "KOMMUNE:110000000000:meldebehoerde/wohnsitz-aus-datenbank"}
+	ans, err = fromDB.CheckResidence(ctx, registers.Purpose{Procedure: "Bewohnerparkausweis", FileReference: "BP-2026-AAAAAAAA", Reason: "Prüfung",
+		LegalBasis: "§ 34 BMG"}, registers.Person{GivenNames: "Anna", FamilyName: "Muster", BirthDate: birth},
+		registers.AddressRef{Street: "Lehrter Str.", HouseNumber: "53", Postcode: "10557"})
+	if err != nil || !ans.Registered || ans.Kind != registers.Nebenwohnsitz || !strings.Contains(ans.Source, "Datenbank") {
+		t.Errorf("residence from the office's database: %+v %v", ans, err)
+	}
 	mu.Lock()
 	if len(seen) != 1 || seen[0] != `/wohnsitz-pruefen KOMMUNE:110000000000:parken Bewohnerparken, § 34 BMG {"person":"Muster"}` {
 		t.Errorf("backend saw %q", seen)
@@ -147,7 +171,7 @@ func TestNodeCommand(t *testing.T) {
 	}
 	out.Reset()
 	do("log", "verify", "--database-url", logURL, "--cert", filepath.Join(ca, "KOMMUNE_110000000000_meldebehoerde.pem"), "--record", "1")
-	if !strings.Contains(out.String(), "intakt: 4 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 4") {
+	if !strings.Contains(out.String(), "intakt: 6 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 6") {
 		t.Errorf("log verify after shutdown:\n%s", out.String())
 	}
 	// A configuration with an unknown field or no services is refused.

@@ -61,6 +61,13 @@ type nodeConfig struct {
 			File string `json:"file"`
 			Kind string `json:"kind"` // melderegister or fahrzeugregister
 		} `json:"csv"`
+		// SQL: the answer comes from a table or view of the office's
+		// database (adapters.SQLBackend).
+		SQL *struct {
+			DatabaseURL string `json:"database_url"`
+			Table       string `json:"table"`
+			Kind        string `json:"kind"` // melderegister or fahrzeugregister
+		} `json:"sql"`
 	} `json:"services"`
 }
 
@@ -98,9 +105,19 @@ func readNodeConfig(path string) (*nodeConfig, error) {
 		p = append(p, "services: mindestens ein Dienst")
 	}
 	for code, s := range c.Services {
+		set := 0
+		for _, b := range []bool{s.HTTP != "", s.CSV != nil, s.SQL != nil} {
+			if b {
+				set++
+			}
+		}
 		switch {
-		case s.CSV != nil && s.HTTP != "":
-			p = append(p, fmt.Sprintf("services.%s: http oder csv, nicht beides", code))
+		case set > 1:
+			p = append(p, fmt.Sprintf("services.%s: genau eins von http, csv und sql", code))
+		case s.SQL != nil:
+			if s.SQL.DatabaseURL == "" || s.SQL.Table == "" || (s.SQL.Kind != "melderegister" && s.SQL.Kind != "fahrzeugregister") {
+				p = append(p, fmt.Sprintf("services.%s.sql: database_url, table und kind (melderegister oder fahrzeugregister) sind nötig", code))
+			}
 		case s.CSV != nil:
 			if s.CSV.File == "" || (s.CSV.Kind != "melderegister" && s.CSV.Kind != "fahrzeugregister") {
 				p = append(p, fmt.Sprintf("services.%s.csv: file und kind (melderegister oder fahrzeugregister) sind nötig", code))
@@ -210,6 +227,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if s.CSV != nil {
 			if backends[code], err = adapters.CSVBackend(s.CSV.Kind, s.CSV.File); err != nil {
 				return fmt.Errorf("services.%s.csv: %w", code, err)
+			}
+			continue
+		}
+		if s.SQL != nil {
+			if backends[code], err = adapters.SQLBackend(ctx, s.SQL.Kind, s.SQL.DatabaseURL, s.SQL.Table); err != nil {
+				return fmt.Errorf("services.%s.sql: %w", code, err)
 			}
 			continue
 		}

@@ -116,36 +116,9 @@ func NewCSVResidence(path string) (*CSVResidence, error) {
 	f := &csvFile{path: path, columns: residenceColumns, parse: func(rows [][]string) (any, error) {
 		byAddress := map[string][]csvResident{}
 		for i, row := range rows {
-			line := i + 2
-			birth, err := time.Parse(dateLayout, strings.TrimSpace(row[2]))
-			if err != nil || strings.TrimSpace(row[1]) == "" {
-				return nil, fmt.Errorf("Zeile %d: familienname und geburtsdatum (JJJJ-MM-TT) sind nötig", line)
-			}
-			key, ok := addressKey(row[3], row[4])
-			if !ok {
-				return nil, fmt.Errorf("Zeile %d: Anschrift %q %q unlesbar", line, row[3], row[4])
-			}
-			res := csvResident{person: registers.Person{GivenNames: strings.TrimSpace(row[0]), FamilyName: strings.TrimSpace(row[1]), BirthDate: birth},
-				postcode: strings.TrimSpace(row[5])}
-			switch strings.TrimSpace(row[6]) {
-			case "haupt":
-				res.kind = registers.Hauptwohnsitz
-			case "neben":
-				res.kind = registers.Nebenwohnsitz
-			default:
-				return nil, fmt.Errorf("Zeile %d: art %q, erwartet haupt oder neben", line, row[6])
-			}
-			if s := strings.TrimSpace(row[7]); s != "" {
-				if res.since, err = time.Parse(dateLayout, s); err != nil {
-					return nil, fmt.Errorf("Zeile %d: seit %q ist kein Datum JJJJ-MM-TT", line, s)
-				}
-			}
-			switch strings.TrimSpace(row[8]) {
-			case "ja":
-				res.blocked = true
-			case "nein", "":
-			default:
-				return nil, fmt.Errorf("Zeile %d: auskunftssperre %q, erwartet ja oder nein", line, row[8])
+			key, res, err := parseResidenceRow(row)
+			if err != nil {
+				return nil, fmt.Errorf("Zeile %d: %w", i+2, err)
 			}
 			byAddress[key] = append(byAddress[key], res)
 		}
@@ -155,6 +128,44 @@ func NewCSVResidence(path string) (*CSVResidence, error) {
 		return nil, err
 	}
 	return &CSVResidence{f: f}, nil
+}
+
+// parseResidenceRow reads one row of residenceColumns.
+func parseResidenceRow(row []string) (string, csvResident, error) {
+	birth, err := time.Parse(dateLayout, strings.TrimSpace(row[2]))
+	if err != nil || strings.TrimSpace(row[1]) == "" {
+		return "", csvResident{}, errors.New("familienname und geburtsdatum (JJJJ-MM-TT) sind nötig")
+	}
+	key, ok := addressKey(row[3], row[4])
+	if !ok {
+		return "", csvResident{}, fmt.Errorf("Anschrift %q %q unlesbar", row[3], row[4])
+	}
+	res := csvResident{person: registers.Person{GivenNames: strings.TrimSpace(row[0]), FamilyName: strings.TrimSpace(row[1]), BirthDate: birth},
+		postcode: strings.TrimSpace(row[5])}
+	switch strings.TrimSpace(row[6]) {
+	case "haupt":
+		res.kind = registers.Hauptwohnsitz
+	case "neben":
+		res.kind = registers.Nebenwohnsitz
+	default:
+		return "", csvResident{}, fmt.Errorf("art %q, erwartet haupt oder neben", row[6])
+	}
+	if s := strings.TrimSpace(row[7]); s != "" {
+		if len(s) > 10 {
+			s = s[:10] // a database's date with a time part
+		}
+		if res.since, err = time.Parse(dateLayout, s); err != nil {
+			return "", csvResident{}, fmt.Errorf("seit %q ist kein Datum JJJJ-MM-TT", s)
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(row[8])) {
+	case "ja", "true", "1", "t":
+		res.blocked = true
+	case "nein", "", "false", "0", "f":
+	default:
+		return "", csvResident{}, fmt.Errorf("auskunftssperre %q, erwartet ja oder nein", row[8])
+	}
+	return key, res, nil
 }
 
 func addressKey(street, number string) (string, bool) {
@@ -172,14 +183,19 @@ func (c *CSVResidence) CheckResidence(ctx context.Context, p registers.Purpose, 
 	if err != nil {
 		return registers.ResidenceAnswer{}, err
 	}
-	ans := registers.ResidenceAnswer{Kind: registers.NotRegistered, AnsweredAt: time.Now().UTC(),
-		Source: "Melderegister (CSV-Export " + filepath.Base(c.f.path) + " vom " + written.Format("02.01.2006 15:04") + ")"}
-	key, ok := addressKey(at.Street, at.HouseNumber)
-	if !ok {
-		return ans, nil
+	source := "Melderegister (CSV-Export " + filepath.Base(c.f.path) + " vom " + written.Format("02.01.2006 15:04") + ")"
+	key, _ := addressKey(at.Street, at.HouseNumber)
+	return answerResidence(data.(map[string][]csvResident)[key], who, at, source), nil
+}
+
+// answerResidence answers from the register's entries at the address
+// asked about.
+func answerResidence(rs []csvResident, who registers.Person, at registers.AddressRef, source string) registers.ResidenceAnswer {
+	ans := registers.ResidenceAnswer{Kind: registers.NotRegistered, AnsweredAt: time.Now().UTC(), Source: source}
+	if _, ok := addressKey(at.Street, at.HouseNumber); !ok {
+		return ans
 	}
 	var best *csvResident
-	rs := data.(map[string][]csvResident)[key]
 	for i := range rs {
 		r := &rs[i]
 		if at.Postcode != "" && r.postcode != "" && r.postcode != strings.TrimSpace(at.Postcode) {
@@ -198,7 +214,7 @@ func (c *CSVResidence) CheckResidence(ctx context.Context, p registers.Purpose, 
 			ans.Registered, ans.Kind, ans.Since = true, best.kind, best.since
 		}
 	}
-	return ans, nil
+	return ans
 }
 
 type csvVehicle struct {
