@@ -212,6 +212,9 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.now().After(d.Until) {
+		return fmt.Errorf("Verzeichnis Version %d ist seit %s abgelaufen; nicht übernommen", d.Version, d.Until.Format(time.RFC3339))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur != nil && d.Version < c.cur.Version {

@@ -121,6 +121,25 @@ func TestCacheSurvivesOutage(t *testing.T) {
 	if err := c.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "älter") {
 		t.Errorf("older version: %v", err)
 	}
+	// Served with a bad signature, or expired: refused, the good one stays.
+	other, _ := pki.NewCA("Fremdes Netz", now, 48*time.Hour)
+	_, forged := testDirectory(t, other, 3, now)
+	serve.Store(forged)
+	if err := c.Refresh(context.Background()); !errors.Is(err, ErrSignature) {
+		t.Errorf("forged directory: %v", err)
+	}
+	old := &Directory{Network: "Amtsnetz Test", Version: 4, Issued: now.Add(-72 * time.Hour), Until: now.Add(-time.Hour)}
+	expired, err := Sign(old, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve.Store(expired)
+	if err := c.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "abgelaufen") {
+		t.Errorf("expired directory: %v", err)
+	}
+	if d, err := c.Current(); err != nil || d.Version != 2 {
+		t.Errorf("after refused directories: %v, %v; want version 2", d, err)
+	}
 	// A file someone replaced with an unsigned one is not loaded.
 	c3 := &Cache{File: filepath.Join(t.TempDir(), "x"), CA: ca.Cert}
 	if err := c3.Load(); err == nil {

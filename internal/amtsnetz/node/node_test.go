@@ -191,6 +191,19 @@ func TestCallAcrossNodes(t *testing.T) {
 				return message.Header{ID: NewMessageID(), Client: client, Service: wohnen, Purpose: "§ 34 BMG", Reference: "BP-1", Time: now}
 			}
 			body := []byte(`{"person":"Muster"}`)
+			callsBefore := len(n.backendCalls)
+			// Re-signed by the wrong member: the stranger's key, parken's name and TLS certificate.
+			wrong := h(parken)
+			wrongSig, _ := message.Sign(wrong, body, n.stranger.Key, "fp")
+			if code := n.raw(t, n.consumer, wrong, body, false, func(r *http.Request) { r.Header.Set(message.HeaderName, wrongSig) }); code != http.StatusUnauthorized {
+				t.Errorf("re-signed by the wrong member: %d", code)
+			}
+			// Truncated signature.
+			trunc := h(parken)
+			truncSig, _ := message.Sign(trunc, body, n.consumer.Key, "fp")
+			if code := n.raw(t, n.consumer, trunc, body, false, func(r *http.Request) { r.Header.Set(message.HeaderName, truncSig[:len(truncSig)-10]) }); code != http.StatusUnauthorized {
+				t.Errorf("truncated signature: %d", code)
+			}
 			if code := n.raw(t, n.stranger, h(fremd), body, true, nil); code != http.StatusForbidden {
 				t.Errorf("member not allowed: %d", code)
 			}
@@ -225,6 +238,10 @@ func TestCallAcrossNodes(t *testing.T) {
 			other, _ := pki.NewCA("Fremdes Netz", time.Now(), time.Hour)
 			if code := n.raw(t, identity(t, other, parken), h(parken), body, true, nil); code != 0 {
 				t.Errorf("another CA: %d, want no TLS connection", code)
+			}
+			// Of all these, only the first sending of the replayed message reached the backend.
+			if got := len(n.backendCalls) - callsBefore; got != 1 {
+				t.Errorf("the backend saw %d of the refused messages' sendings, want only the 1 accepted", got)
 			}
 			ev := n.events.String()
 			for _, want := range []string{"Mitglied darf den Dienst nicht nutzen", "unsignierte Nachricht", "Signatur ungültig", "Wiederholung"} {
