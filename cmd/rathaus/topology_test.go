@@ -97,10 +97,11 @@ func (n *runningNode) kill() {
 	n.cmd.Wait()
 }
 
-// TestServeOverAmtsnetz is the topology of issue #5: serve asks the
-// registration office, the vehicle register and the treasury through
-// their own rathaus node processes (the binary, each in front of its
-// office's HTTP system), configured only with the operator's commands.
+// TestServeOverAmtsnetz is the topology of issue #5 in separate
+// processes: rathaus serve asks the registration office, the vehicle
+// register and the treasury through their own rathaus node processes
+// (the binary, each in front of its office's HTTP system), configured
+// only with the operator's commands.
 // An application is decided over the Amtsnetz; the registration office's
 // node is killed (SIGKILL) — the next application waits "in Prüfung" and
 // nothing is decided; after the node's restart it completes on its own,
@@ -199,12 +200,32 @@ func TestServeOverAmtsnetz(t *testing.T) {
 	os.WriteFile(addrFile, demo.Addresses(), 0o644)
 	c.must("zones", "import", "--tenant", "110000000000", "--name", "Berlin", zonesFile)
 	c.must("addresses", "import", "--tenant", "110000000000", addrFile)
-	s := start(t, modeServe, nil, map[string]string{
-		"RATHAUS_DATABASE_URL": dbURL, "RATHAUS_PARKING_REGISTERS": "amtsnetz", "RATHAUS_AMTSNETZ_CONFIG": member,
-		"RATHAUS_PARKING_MUNICIPALITY": "110000000000", "RATHAUS_PARKING_SIGNING_KEY_FILE": keyFile,
-		"RATHAUS_PARKING_AUTHORITY": "Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde", "RATHAUS_PAYMENT_PROVIDER": "test",
-		"RATHAUS_PAYMENT_SECRET": "zahlungs-geheimnis-k7Qx2-0123456789abcdef", "RATHAUS_JOB_RESCUE_AFTER": "5s",
-	})
+	// Rathaus is a process of its own too.
+	addr := freePort(t)
+	serveCmd := exec.Command(bin, "serve", "--listen", addr, "--log-level", "warn")
+	serveCmd.Env = []string{"RATHAUS_DATABASE_URL=" + dbURL, "RATHAUS_PARKING_REGISTERS=amtsnetz", "RATHAUS_AMTSNETZ_CONFIG=" + member,
+		"RATHAUS_PARKING_MUNICIPALITY=110000000000", "RATHAUS_PARKING_SIGNING_KEY_FILE=" + keyFile,
+		"RATHAUS_PARKING_AUTHORITY=Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde", "RATHAUS_PAYMENT_PROVIDER=test",
+		"RATHAUS_PAYMENT_SECRET=zahlungs-geheimnis-k7Qx2-0123456789abcdef", "RATHAUS_JOB_RESCUE_AFTER=5s"}
+	serveOut := &syncBuffer{}
+	serveCmd.Stdout, serveCmd.Stderr = serveOut, serveOut
+	if err := serveCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serveCmd.Process.Kill(); serveCmd.Wait() })
+	s := &server{base: "http://" + addr}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if res, err := http.Get(s.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready:\n%s", serveOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	var eligible []registers.DemoResident
 	for _, r := range regs.Residents() {
 		if r.Expect == registers.ExpectEligible && len(r.Vehicles) > 0 {
