@@ -270,6 +270,9 @@ func (n *demoAmtsnetz) Close() {
 		cancel()
 	}
 	n.sign()
+	for _, l := range n.logs {
+		l.Close()
+	}
 	for _, db := range n.dbs {
 		db.Close()
 	}
@@ -459,4 +462,5 @@ func (m *amtsnetzMember) Close() {
 	}
 	m.done.Wait()
 	m.log.SignHead(context.Background())
+	m.log.Close()
 }

@@ -222,6 +222,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	defer mlog.Close()
 	backends := map[string]node.Backend{}
 	for code, s := range c.Services {
 		if s.CSV != nil {

@@ -135,29 +135,94 @@ type Log struct {
 
 	mu   sync.Mutex
 	tree merkle.Tree
+
+	group *store.Group[*pending] // concurrent appends share one commit
+}
+
+// pending is a record on its way into the log.
+type pending struct {
+	r      Record
+	sealed []byte
+	body   []byte
 }
 
 // Open loads the log's leaf hashes. vault nil: bodies are not kept.
 func Open(ctx context.Context, db *store.DB, key crypto.Signer, v *vault.Keyring) (*Log, error) {
 	l := &Log{db: db, key: key, vault: v, now: time.Now}
-	rows, err := db.Read().QueryContext(ctx, `SELECT seq, leaf_hash FROM amtsnetz_log ORDER BY seq`)
+	tree, err := loadTree(ctx, db.Read())
 	if err != nil {
 		return nil, err
+	}
+	l.tree = tree
+	l.group = store.NewGroup(db, l.write, store.GroupOptions{MaxBatch: 256})
+	return l, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loadTree reads the leaf hashes of the log.
+func loadTree(ctx context.Context, q querier) (merkle.Tree, error) {
+	var tree merkle.Tree
+	rows, err := q.QueryContext(ctx, `SELECT seq, leaf_hash FROM amtsnetz_log ORDER BY seq`)
+	if err != nil {
+		return tree, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
 		var leaf string
 		if err := rows.Scan(&seq, &leaf); err != nil {
-			return nil, err
+			return tree, err
 		}
 		h, err := parseHash(leaf)
-		if err != nil || seq != int64(l.tree.Size())+1 {
-			return nil, fmt.Errorf("msglog: record %d is damaged or missing; run rathaus log verify", l.tree.Size()+1)
+		if err != nil || seq != int64(tree.Size())+1 {
+			return tree, fmt.Errorf("msglog: record %d is damaged or missing; run rathaus log verify", tree.Size()+1)
 		}
-		l.tree.Append(h)
+		tree.Append(h)
 	}
-	return l, rows.Err()
+	return tree, rows.Err()
+}
+
+// Close stops the log's writer (after what is queued is written).
+func (l *Log) Close() { l.group.Close() }
+
+// write inserts a batch of records in tx, numbered after the last one
+// committed. The in-memory tree grows with them; should the commit fail
+// after that, the next batch finds the tree longer than the table and
+// reads it again from the table first.
+func (l *Log) write(ctx context.Context, tx *sql.Tx, items []*pending) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM amtsnetz_log`).Scan(&last); err != nil {
+		return err
+	}
+	if last != int64(l.tree.Size()) {
+		tree, err := loadTree(ctx, tx)
+		if err != nil {
+			return err
+		}
+		l.tree = tree
+	}
+	for _, it := range items {
+		it.r.Seq = int64(l.tree.Size()) + 1
+		leaf := it.r.Leaf()
+		if l.vault != nil {
+			keyID, blob := l.vault.Seal(it.body, []byte("amtsnetz_log\x00"+strconv.FormatInt(it.r.Seq, 10)))
+			it.sealed = append([]byte(keyID+":"), blob...) // the key that sealed it, for rotation
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO amtsnetz_log (seq, leaf_hash, at, direction, message_id, client, service, purpose,
+			reference, reply_to, status, signature, body_sha256, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			it.r.Seq, hex.EncodeToString(leaf[:]), it.r.At, it.r.Direction, it.r.MessageID, it.r.Client, it.r.Service, it.r.Purpose,
+			it.r.Reference, it.r.ReplyTo, it.r.Status, it.r.Signature, it.r.BodySHA256, it.sealed)
+		if err != nil {
+			return fmt.Errorf("msglog: append: %w", err)
+		}
+		l.tree.Append(leaf)
+	}
+	return nil
 }
 
 func parseHash(s string) (merkle.Hash, error) {
@@ -178,32 +243,20 @@ func (l *Log) Size() int64 {
 }
 
 // Append logs a message; body is kept (sealed) only when the log has a
-// vault. It returns the record with Seq and At set.
+// vault. It returns the record with Seq and At set, after the record is
+// committed (concurrent appends share commits, store.Group).
 func (l *Log) Append(ctx context.Context, r Record, body []byte) (Record, error) {
 	if r.Direction != In && r.Direction != Out {
 		return r, fmt.Errorf("msglog: direction %q", r.Direction)
 	}
 	sum := sha256.Sum256(body)
 	r.BodySHA256 = hex.EncodeToString(sum[:])
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r.Seq = int64(l.tree.Size()) + 1
 	r.At = l.now().UTC().Truncate(time.Microsecond)
-	leaf := r.Leaf()
-	var sealed []byte
-	if l.vault != nil {
-		keyID, blob := l.vault.Seal(body, []byte("amtsnetz_log\x00"+strconv.FormatInt(r.Seq, 10)))
-		sealed = append([]byte(keyID+":"), blob...) // the key that sealed it, for rotation
+	p := &pending{r: r, body: body}
+	if err := l.group.Add(ctx, p); err != nil {
+		return r, err
 	}
-	_, err := l.db.Write().ExecContext(ctx, `INSERT INTO amtsnetz_log (seq, leaf_hash, at, direction, message_id, client, service, purpose,
-		reference, reply_to, status, signature, body_sha256, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		r.Seq, hex.EncodeToString(leaf[:]), r.At, r.Direction, r.MessageID, r.Client, r.Service, r.Purpose, r.Reference, r.ReplyTo,
-		r.Status, r.Signature, r.BodySHA256, sealed)
-	if err != nil {
-		return r, fmt.Errorf("msglog: append: %w", err)
-	}
-	l.tree.Append(leaf)
-	return r, nil
+	return p.r, nil
 }
 
 // SignHead signs the current size and root and stores the head (once

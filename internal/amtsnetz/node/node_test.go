@@ -60,7 +60,7 @@ type net3 struct {
 	dirCache           *directory.Cache
 }
 
-func identity(t *testing.T, ca *pki.CA, id string) Identity {
+func identity(t testing.TB, ca *pki.CA, id string) Identity {
 	t.Helper()
 	cert, key, err := ca.Issue(pki.Member{ID: id, Org: "Test", Hosts: []string{"127.0.0.1"}, Validity: time.Hour}, time.Now())
 	if err != nil {
@@ -69,7 +69,7 @@ func identity(t *testing.T, ca *pki.CA, id string) Identity {
 	return Identity{ID: id, Cert: cert, Key: key}
 }
 
-func setup(t *testing.T, engine store.Engine) *net3 {
+func setup(t testing.TB, engine store.Engine) *net3 {
 	t.Helper()
 	ctx := context.Background()
 	n := &net3{events: &logBuffer{}}
@@ -129,7 +129,7 @@ func setup(t *testing.T, engine store.Engine) *net3 {
 	return n
 }
 
-func (n *net3) client(t *testing.T) *Client {
+func (n *net3) client(t testing.TB) *Client {
 	return &Client{Identity: n.consumer, Roots: n.roots, Directory: n.dirCache, Log: n.consLog,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Backoff: time.Millisecond, Threshold: 3, Cooldown: time.Minute}
 }
