@@ -105,15 +105,7 @@ func runPKIIssue(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" || *member == "" || *org == "" || *hosts == "" || fs.NArg() != 0 {
 		return errors.New("erwartet: " + pkiUsage)
 	}
-	certPEM, err := os.ReadFile(filepath.Join(*dir, "ca.pem"))
-	if err != nil {
-		return err
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(*dir, "ca-key.pem"))
-	if err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(certPEM, keyPEM)
+	ca, err := loadCADir(*dir)
 	if err != nil {
 		return err
 	}
@@ -184,15 +176,7 @@ func runPKIDirectory(args []string, stdout, stderr io.Writer) error {
 	if spec.ValidDays < 1 || spec.ValidDays > 365 {
 		return errors.New("valid_days: 1 bis 365")
 	}
-	certPEM, err := os.ReadFile(filepath.Join(*dir, "ca.pem"))
-	if err != nil {
-		return err
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(*dir, "ca-key.pem"))
-	if err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(certPEM, keyPEM)
+	ca, err := loadCADir(*dir)
 	if err != nil {
 		return err
 	}
@@ -226,4 +210,18 @@ func runPKIDirectory(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Verzeichnis %q Version %d signiert: %s (%d Mitglieder, %d Dienste, gültig bis %s)\n",
 		d.Network, d.Version, *out, len(d.Members), len(d.Services), d.Until.Format("2006-01-02"))
 	return nil
+}
+
+// loadCADir reads the CA of an Amtsnetz from its directory (ca.pem,
+// ca-key.pem).
+func loadCADir(dir string) (*pki.CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	return pki.LoadCA(certPEM, keyPEM)
 }

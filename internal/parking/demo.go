@@ -1,7 +1,6 @@
 package parking
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -59,7 +58,7 @@ func (h *Handler) DemoRoutes(mux Mux, d *registers.Demo) {
 type demoMessagesData struct {
 	Reference string
 	Error     string
-	Messages  []messageView
+	Table     messageTable
 	Searched  bool
 }
 
@@ -78,13 +77,7 @@ func (h *Handler) demoMessages(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			v := messageView{At: berlinTime(m.At), Service: m.Service, Purpose: m.Purpose, ID: m.MessageID, Direction: "Anfrage gesendet"}
-			if !m.Sent {
-				v.Direction = fmt.Sprintf("Antwort erhalten (HTTP %d)", m.Status)
-			}
-			d.Messages = append(d.Messages, v)
-		}
+		d.Table = messageTable{Caption: "Nachrichten zum Antrag " + d.Reference, Rows: messageViews(ms)}
 	}
 	return h.pages.Render(w, r, status, "demo_amtsnetz.html", d)
 }

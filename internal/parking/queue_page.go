@@ -608,7 +608,7 @@ type caseData struct {
 	RequestKind, RequestText, RequestDays string // the request form as typed
 	RequestTextField, RequestDaysField    caseFieldView
 	// The case's messages over the Amtsnetz (Handler.Messages).
-	Messages []messageView
+	MessageTable messageTable
 	// Hand over to a colleague (staff sign-in only).
 	Colleagues   []option
 	CanHandOver  bool
@@ -812,6 +812,24 @@ type noteView struct{ At, By, Text string }
 
 type messageView struct{ At, Direction, Service, Purpose, ID string }
 
+// messageTable is the table of a case's Amtsnetz messages (_parts.html).
+type messageTable struct {
+	Caption string
+	Rows    []messageView
+}
+
+func messageViews(ms []MessageRecord) []messageView {
+	out := make([]messageView, 0, len(ms))
+	for _, m := range ms {
+		v := messageView{At: berlinTime(m.At), Service: m.Service, Purpose: m.Purpose, ID: m.MessageID, Direction: "Anfrage gesendet"}
+		if !m.Sent {
+			v.Direction = fmt.Sprintf("Antwort erhalten (HTTP %d)", m.Status)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // caseFieldView is a text field of the case page's smaller forms.
 type caseFieldView struct {
 	Name, Label, Hint, Value, Error string
@@ -841,13 +859,7 @@ func (h *Handler) renderCase(w http.ResponseWriter, r *http.Request, c Clerk, st
 		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			v := messageView{At: berlinTime(m.At), Service: m.Service, Purpose: m.Purpose, ID: m.MessageID, Direction: "Anfrage gesendet"}
-			if !m.Sent {
-				v.Direction = fmt.Sprintf("Antwort erhalten (HTTP %d)", m.Status)
-			}
-			d.Messages = append(d.Messages, v)
-		}
+		d.MessageTable = messageTable{Caption: "Signiert und an beiden Enden protokolliert", Rows: messageViews(ms)}
 	}
 	if err := h.svc.recordAccess(r.Context(), c, d.App.ID, accessViewCase, clientAddr(r)); err != nil {
 		return err

@@ -338,8 +338,12 @@ func scanRecord(row interface{ Scan(...any) error }) (Record, string, error) {
 // Find returns the records of a message ID (request and response, at this
 // end), oldest first.
 func Find(ctx context.Context, db *store.DB, messageID string) ([]Record, error) {
-	rows, err := db.Read().QueryContext(ctx, `SELECT `+recordColumns+`, leaf_hash FROM amtsnetz_log
-		WHERE message_id = $1 OR (reply_to = $1 AND reply_to <> '') ORDER BY seq`, messageID)
+	return records(ctx, db, `WHERE message_id = $1 OR (reply_to = $1 AND reply_to <> '') ORDER BY seq`, messageID)
+}
+
+// records returns the records a WHERE … ORDER BY … clause selects.
+func records(ctx context.Context, db *store.DB, where string, args ...any) ([]Record, error) {
+	rows, err := db.Read().QueryContext(ctx, `SELECT `+recordColumns+`, leaf_hash FROM amtsnetz_log `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,19 +400,5 @@ func (l *Log) Received(ctx context.Context, client, messageID string) (bool, err
 // ByReference returns the records of a file reference (Aktenzeichen),
 // oldest first, at most limit.
 func ByReference(ctx context.Context, db *store.DB, reference string, limit int) ([]Record, error) {
-	rows, err := db.Read().QueryContext(ctx, `SELECT `+recordColumns+`, leaf_hash FROM amtsnetz_log
-		WHERE reference = $1 ORDER BY seq LIMIT $2`, reference, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, _, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return records(ctx, db, `WHERE reference = $1 ORDER BY seq LIMIT $2`, reference, limit)
 }
