@@ -13,7 +13,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
 )
 
-const logUsage = "rathaus log verify --database-url URL --cert KNOTEN.pem [--record N]"
+const logUsage = "rathaus log verify --database-url URL --cert KNOTEN.pem [--record N | --message NACHRICHTEN-ID]"
 
 // runLogVerify checks an Amtsnetz node's message log (internal/amtsnetz/
 // msglog): records without gaps and unchanged, every signed tree head
@@ -21,11 +21,12 @@ const logUsage = "rathaus log verify --database-url URL --cert KNOTEN.pem [--rec
 // also proves that record is under the latest signed head. It fails
 // naming the first broken record or head.
 func runLogVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var certFile string
+	var certFile, messageID string
 	var record int64
 	cfg, rest, err := loadToolConfig("log verify", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&certFile, "cert", "", "Mitgliedszertifikat des Knotens, der das Protokoll führt (PEM)")
 		fs.Int64Var(&record, "record", 0, "diesen Eintrag zusätzlich gegen den neuesten signierten Baumkopf beweisen")
+		fs.StringVar(&messageID, "message", "", "den Eintrag dieser Nachricht (Nachrichten-ID) zusätzlich beweisen")
 	})
 	if err != nil {
 		return err
@@ -60,6 +61,21 @@ func runLogVerify(ctx context.Context, args []string, getenv func(string) string
 		id, rep.Records, rep.Forgotten, rep.Heads, rep.SignedUpTo)
 	if rep.Heads > 0 {
 		fmt.Fprintf(stdout, "Neuester Baumkopf: Größe %d, Wurzel %s, %s\n", rep.Latest.Size, merkle.String(rep.Latest.Root), rep.Latest.At.Format("2006-01-02 15:04:05 MST"))
+	}
+	if messageID != "" {
+		rs, err := msglog.Find(ctx, db, messageID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.MessageID == messageID {
+				record = r.Seq
+				break
+			}
+		}
+		if record == 0 {
+			return fmt.Errorf("die Nachricht %s ist nicht in diesem Protokoll", messageID)
+		}
 	}
 	if record == 0 {
 		return nil

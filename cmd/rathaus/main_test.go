@@ -806,6 +806,14 @@ func TestLogVerifyCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "intakt: 5 Einträge") || !strings.Contains(out.String(), "Eintrag 3 ist im signierten Baum der Größe 5 enthalten") {
 		t.Errorf("output:\n%s", out.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"log", "verify", "--database-url", url, "--cert", certFile, "--message", "msg-00000004"}, func(string) string { return "" }, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "Eintrag 4 ist im signierten Baum") {
+		t.Errorf("log verify --message: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"log", "verify", "--database-url", url, "--cert", certFile, "--message", "msg-gibtsnicht"}, func(string) string { return "" }, &out, &errb); err == nil {
+		t.Error("an unknown message was proved")
+	}
 	db.Write().Exec(`UPDATE amtsnetz_log SET purpose = 'Neugier' WHERE seq = 2`)
 	db.Close()
 	out.Reset()
