@@ -499,6 +499,7 @@ func TestOperations(t *testing.T) {
 		`rathaus_http_request_duration_seconds_bucket{code="200",method="GET",route="GET /api/v1/municipalities/{ars}/zones/{zone}"`,
 		"rathaus_jobs{kind=\"geo.address_import\",state=\"completed\"} 1",
 		"go_sql_open_connections",
+		"rathaus_admission_refused_total 0",
 	} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)

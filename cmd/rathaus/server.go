@@ -12,8 +12,10 @@ import (
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/audit"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
@@ -307,6 +309,12 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 	onError := web.Errors(pages, nil)
 
 	metrics := web.NewMetrics()
+	var refused atomic.Int64 // requests refused by admission control
+	if err := metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rathaus_admission_refused_total",
+		Help: "Requests answered 503 because RATHAUS_MAX_IN_FLIGHT requests were being served (admission control)."},
+		func() float64 { return float64(refused.Load()) })); err != nil {
+		return nil, err
+	}
 	if err := errors.Join(
 		metrics.Register(collectors.NewDBStatsCollector(db.Read(), "read")),
 		metrics.Register(jobs.Collector(db)),
@@ -374,6 +382,10 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		metrics.Middleware,
 		web.SecurityHeaders(web.SecurityOptions{HSTS: cfg.TrustProxyTLS}),
 		web.Recover(onError),
+		web.Admission(int(cfg.MaxInFlight), cfg.AdmissionWait, func(r *http.Request) bool {
+			p := r.URL.Path
+			return p == "/healthz" || p == "/readyz" || p == "/metrics" || strings.HasPrefix(p, "/static/")
+		}, &refused, onError),
 		web.CrossOrigin(nil, onError),
 		web.BodyLimitFunc(func(r *http.Request) int64 {
 			if sf.parking != nil {

@@ -40,6 +40,8 @@ type Config struct {
 	TrustProxyTLS      bool          // a TLS-terminating proxy is in front: send HSTS
 	BodyLimit          int64         // bytes per request body
 	RequestTimeout     time.Duration // per request
+	MaxInFlight        int64         // requests served at once (admission control)
+	AdmissionWait      time.Duration // how long a request waits for a slot before 503
 	ShutdownTimeout    time.Duration // for in-flight requests on SIGTERM
 	UnsafeNoDurability bool          // allow a database that may lose commits (tests only)
 	AutoMigrate        bool          // apply migrations at start
@@ -132,6 +134,8 @@ func Defaults(mode Mode) Config {
 		BodyLimit:         1 << 20,
 		ParkingTargetDays: 5,
 		RequestTimeout:    30 * time.Second,
+		MaxInFlight:       256,
+		AdmissionWait:     500 * time.Millisecond,
 		ShutdownTimeout:   20 * time.Second,
 		AutoMigrate:       true,
 		JobWorkers:        16,
@@ -210,6 +214,10 @@ func (c *Config) options() []*option {
 	add(o("body-limit", "RATHAUS_BODY_LIMIT", "maximum request body in bytes", public, s, g))
 	s, g = dur(&c.RequestTimeout)
 	add(o("request-timeout", "RATHAUS_REQUEST_TIMEOUT", "maximum duration of one request", public, s, g))
+	s, g = integer(&c.MaxInFlight)
+	add(o("max-in-flight", "RATHAUS_MAX_IN_FLIGHT", "requests served at once; beyond it a request waits RATHAUS_ADMISSION_WAIT for a slot and is then answered 503 with Retry-After (admission control; health, metrics and static files always pass)", public, s, g))
+	s, g = dur(&c.AdmissionWait)
+	add(o("admission-wait", "RATHAUS_ADMISSION_WAIT", "how long a request waits for a slot when RATHAUS_MAX_IN_FLIGHT requests are being served", public, s, g))
 	s, g = dur(&c.ShutdownTimeout)
 	add(o("shutdown-timeout", "RATHAUS_SHUTDOWN_TIMEOUT", "time for in-flight requests on shutdown", public, s, g))
 	s, g = boolean(&c.AutoMigrate)
@@ -376,6 +384,12 @@ func (c *Config) Validate(mode Mode) error {
 		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
 			p = append(p, fmt.Sprintf("RATHAUS_TLS_CERT/RATHAUS_TLS_KEY: Zertifikat und Schlüssel lassen sich nicht laden: %v", err))
 		}
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 100_000 {
+		p = append(p, fmt.Sprintf("RATHAUS_MAX_IN_FLIGHT %d: erlaubt sind 1 bis 100000", c.MaxInFlight))
+	}
+	if c.AdmissionWait < 0 || c.AdmissionWait > time.Minute {
+		p = append(p, fmt.Sprintf("RATHAUS_ADMISSION_WAIT %s: erlaubt sind 0 bis 1m", c.AdmissionWait))
 	}
 	if c.ParkingTargetDays < 1 || c.ParkingTargetDays > 60 {
 		p = append(p, fmt.Sprintf("RATHAUS_PARKING_TARGET_DAYS %d: erlaubt sind 1 bis 60 Arbeitstage", c.ParkingTargetDays))

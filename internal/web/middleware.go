@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -297,6 +298,61 @@ func CrossOrigin(cop *http.CrossOriginProtection, onError ErrorWriter) Middlewar
 				onError(w, r, errs.Wrap(errs.Forbidden, err, "Die Anfrage kam von einer anderen Website und wurde deshalb abgelehnt."))
 				return
 			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Admission limits the requests being served at once to max (admission
+// control): a request that finds every slot taken waits up to wait for
+// one, and is otherwise answered at once by onError with 503 Unavailable
+// and Retry-After (problem+json, or the German page for browsers) instead
+// of queueing without bound. exempt requests (health checks, metrics,
+// static files) always pass. The number waiting is bounded too (max), so
+// memory stays bounded under any load. Refusals are counted in refused.
+func Admission(max int, wait time.Duration, exempt func(*http.Request) bool, refused *atomic.Int64, onError ErrorWriter) Middleware {
+	if onError == nil {
+		onError = WriteProblem
+	}
+	slots := make(chan struct{}, max)
+	waiting := make(chan struct{}, max)
+	refuse := func(w http.ResponseWriter, r *http.Request) {
+		if refused != nil {
+			refused.Add(1)
+		}
+		onError(w, r, errs.E(errs.Unavailable, "Rathaus ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Sekunden noch einmal; Ihre Eingaben sind nicht verloren, wenn Sie die Seite erneut absenden."))
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if exempt != nil && exempt(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				select {
+				case waiting <- struct{}{}:
+				default:
+					refuse(w, r) // the waiting room is full too
+					return
+				}
+				t := time.NewTimer(wait)
+				select {
+				case slots <- struct{}{}:
+					t.Stop()
+					<-waiting
+				case <-t.C:
+					<-waiting
+					refuse(w, r)
+					return
+				case <-r.Context().Done():
+					t.Stop()
+					<-waiting
+					return
+				}
+			}
+			defer func() { <-slots }()
 			next.ServeHTTP(w, r)
 		})
 	}

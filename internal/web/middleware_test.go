@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -359,5 +361,47 @@ func TestNewServerTimeouts(t *testing.T) {
 	}
 	if srv.WriteTimeout != 90*time.Second {
 		t.Errorf("WriteTimeout %v, want the option's 90s", srv.WriteTimeout)
+	}
+}
+
+// Admission: beyond the slots and the waiting time, requests get 503 with
+// Retry-After at once; exempt requests pass; a freed slot admits the next.
+func TestAdmission(t *testing.T) {
+	release := make(chan struct{})
+	var refused atomic.Int64
+	h := Admission(2, 50*time.Millisecond, func(r *http.Request) bool { return r.URL.Path == "/healthz" }, &refused, nil)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/langsam" {
+				<-release
+			}
+			w.WriteHeader(200)
+		}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); http.Get(srv.URL + "/langsam") }()
+	}
+	time.Sleep(100 * time.Millisecond) // both slots taken
+	start := time.Now()
+	res, err := http.Get(srv.URL + "/schnell")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("third request: %d, Retry-After %q, after %s; want 503 quickly", res.StatusCode, res.Header.Get("Retry-After"), time.Since(start))
+	}
+	if res, _ := http.Get(srv.URL + "/healthz"); res == nil || res.StatusCode != 200 {
+		t.Error("an exempt request was refused")
+	}
+	close(release)
+	wg.Wait()
+	if res, _ := http.Get(srv.URL + "/schnell"); res == nil || res.StatusCode != 200 {
+		t.Error("after the slow requests ended the next was refused")
+	}
+	if refused.Load() != 1 {
+		t.Errorf("%d refusals counted, want 1", refused.Load())
 	}
 }
