@@ -10,10 +10,10 @@
 // verified with the root hashes alone, so a member that keeps the signed
 // tree heads it saw can hold a log to them.
 //
-// Tree computes over leaf hashes held in memory (32 bytes a leaf: a
-// million messages take 32 MB); a record's content is not needed once its
-// leaf hash is stored, so records may be deleted after their retention
-// period and the tree stays verifiable.
+// Tree keeps the leaf hashes and the hashes of complete subtrees in memory
+// (about 64 bytes a leaf: a million messages take 64 MB); a record's
+// content is not needed once its leaf hash is stored, so records may be
+// deleted after their retention period and the tree stays verifiable.
 package merkle
 
 import (
@@ -50,35 +50,54 @@ func NodeHash(left, right Hash) Hash {
 // EmptyRoot is the root of the tree without leaves: SHA-256 of nothing.
 var EmptyRoot = sha256.Sum256(nil)
 
-// Tree is a Merkle tree over leaf hashes.
+// Tree is a Merkle tree over leaf hashes. Besides the leaves it keeps the
+// hash of every complete, aligned subtree (levels[k][j] covers leaves
+// j·2^k … (j+1)·2^k − 1), made once when its last leaf arrives: a root or
+// a proof then takes O(log² n) hashes instead of rehashing all n leaves.
 type Tree struct {
-	leaves []Hash
+	levels [][]Hash // levels[0] are the leaves
 }
 
 // Append adds a leaf (its hash) and returns its index.
 func (t *Tree) Append(leaf Hash) int {
-	t.leaves = append(t.leaves, leaf)
-	return len(t.leaves) - 1
+	if len(t.levels) == 0 {
+		t.levels = [][]Hash{nil}
+	}
+	t.levels[0] = append(t.levels[0], leaf)
+	i := len(t.levels[0]) - 1
+	for k := 0; i%2 == 1; k++ {
+		if len(t.levels) == k+1 {
+			t.levels = append(t.levels, nil)
+		}
+		t.levels[k+1] = append(t.levels[k+1], NodeHash(t.levels[k][i-1], t.levels[k][i]))
+		i /= 2
+	}
+	return len(t.levels[0]) - 1
 }
 
 // Size is the number of leaves.
-func (t *Tree) Size() int { return len(t.leaves) }
+func (t *Tree) Size() int {
+	if len(t.levels) == 0 {
+		return 0
+	}
+	return len(t.levels[0])
+}
 
 // Leaf returns the hash of leaf i.
-func (t *Tree) Leaf(i int) Hash { return t.leaves[i] }
+func (t *Tree) Leaf(i int) Hash { return t.levels[0][i] }
 
 // ErrRange: a size or index outside the tree.
 var ErrRange = errors.New("merkle: size or index out of range")
 
 // Root is the root hash of the tree of the first n leaves.
 func (t *Tree) Root(n int) (Hash, error) {
-	if n < 0 || n > len(t.leaves) {
+	if n < 0 || n > t.Size() {
 		return Hash{}, ErrRange
 	}
 	if n == 0 {
 		return EmptyRoot, nil
 	}
-	return mth(t.leaves[:n]), nil
+	return t.mth(0, n), nil
 }
 
 // split is the largest power of two smaller than n (n > 1).
@@ -86,60 +105,61 @@ func split(n int) int {
 	return 1 << (bits.Len(uint(n-1)) - 1)
 }
 
-// mth is MTH(D[n]) over leaf hashes (n ≥ 1).
-func mth(d []Hash) Hash {
-	if len(d) == 1 {
-		return d[0]
+// mth is MTH of the n leaves from lo (n ≥ 1). An aligned power-of-two
+// range is a stored node; the RFC's split keeps every left part aligned.
+func (t *Tree) mth(lo, n int) Hash {
+	if n&(n-1) == 0 && lo%n == 0 {
+		k := bits.TrailingZeros(uint(n))
+		return t.levels[k][lo/n]
 	}
-	k := split(len(d))
-	return NodeHash(mth(d[:k]), mth(d[k:]))
+	k := split(n)
+	return NodeHash(t.mth(lo, k), t.mth(lo+k, n-k))
 }
 
 // InclusionProof is the audit path of leaf i in the tree of size n
 // (RFC 9162 2.1.3.1), from the leaf's sibling up.
 func (t *Tree) InclusionProof(i, n int) ([]Hash, error) {
-	if n < 1 || n > len(t.leaves) || i < 0 || i >= n {
+	if n < 1 || n > t.Size() || i < 0 || i >= n {
 		return nil, ErrRange
 	}
-	return path(i, t.leaves[:n]), nil
+	return t.path(i, 0, n), nil
 }
 
-func path(m int, d []Hash) []Hash {
-	if len(d) == 1 {
+func (t *Tree) path(m, lo, n int) []Hash {
+	if n == 1 {
 		return nil
 	}
-	k := split(len(d))
+	k := split(n)
 	if m < k {
-		return append(path(m, d[:k]), mth(d[k:]))
+		return append(t.path(m, lo, k), t.mth(lo+k, n-k))
 	}
-	return append(path(m-k, d[k:]), mth(d[:k]))
+	return append(t.path(m-k, lo+k, n-k), t.mth(lo, k))
 }
 
 // ConsistencyProof proves that the tree of size m is a prefix of the tree
 // of size n (RFC 9162 2.1.4.1); empty for m == n or m == 0.
 func (t *Tree) ConsistencyProof(m, n int) ([]Hash, error) {
-	if m < 0 || m > n || n > len(t.leaves) {
+	if m < 0 || m > n || n > t.Size() {
 		return nil, ErrRange
 	}
 	if m == 0 || m == n {
 		return nil, nil
 	}
-	return subproof(m, t.leaves[:n], true), nil
+	return t.subproof(m, 0, n, true), nil
 }
 
-func subproof(m int, d []Hash, b bool) []Hash {
-	n := len(d)
+func (t *Tree) subproof(m, lo, n int, b bool) []Hash {
 	if m == n {
 		if b {
 			return nil
 		}
-		return []Hash{mth(d)}
+		return []Hash{t.mth(lo, n)}
 	}
 	k := split(n)
 	if m <= k {
-		return append(subproof(m, d[:k], b), mth(d[k:]))
+		return append(t.subproof(m, lo, k, b), t.mth(lo+k, n-k))
 	}
-	return append(subproof(m-k, d[k:], false), mth(d[:k]))
+	return append(t.subproof(m-k, lo+k, n-k, false), t.mth(lo, k))
 }
 
 // ErrProof: the proof does not lead to the root.
