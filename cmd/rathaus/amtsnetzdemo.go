@@ -336,59 +336,12 @@ func startAmtsnetzMember(ctx context.Context, file string, db *store.DB, logger 
 	if c.Registers.Residence == "" || c.Registers.Vehicles == "" || c.Registers.Treasury == "" || c.Directory.File == "" {
 		return fail(errors.New("registers.residence, registers.vehicles, registers.treasury und directory.file sind nötig"))
 	}
-	read := func(path string) ([]byte, error) { return os.ReadFile(path) }
-	certPEM, err := read(c.Cert)
+	ms, err := loadMembership(ctx, membershipFiles{Member: c.Member, Cert: c.Cert, Key: c.Key, CA: c.CA, DirectoryURL: c.Directory.URL,
+		DirectoryFile: c.Directory.File, DirectoryGrace: c.Directory.Grace, Usage: x509.ExtKeyUsageClientAuth}, logger)
 	if err != nil {
 		return fail(err)
 	}
-	keyPEM, err := read(c.Key)
-	if err != nil {
-		return fail(err)
-	}
-	caPEM, err := read(c.CA)
-	if err != nil {
-		return fail(err)
-	}
-	cert, err := pki.ParseCertPEM(certPEM)
-	if err != nil {
-		return fail(err)
-	}
-	key, err := pki.ParseKeyPEM(keyPEM)
-	if err != nil {
-		return fail(err)
-	}
-	ca, err := pki.ParseCertPEM(caPEM)
-	if err != nil {
-		return fail(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return fail(fmt.Errorf("cert ist nicht von der Zertifizierungsstelle ausgestellt: %w", err))
-	}
-	if id, err := pki.MemberID(cert); err != nil || id != c.Member {
-		return fail(fmt.Errorf("cert nennt das Mitglied %q, konfiguriert ist %q", id, c.Member))
-	}
-	grace := 24 * time.Hour
-	if c.Directory.Grace != "" {
-		if grace, err = time.ParseDuration(c.Directory.Grace); err != nil {
-			return fail(fmt.Errorf("directory.grace: %w", err))
-		}
-	}
-	id := node.Identity{ID: c.Member, Cert: cert, Key: key}
-	cache := &directory.Cache{URL: c.Directory.URL, File: c.Directory.File, CA: ca, Grace: grace,
-		Client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(id.TLSCertificate(), roots, "")}}}
-	if err := cache.Load(); err != nil && c.Directory.URL == "" {
-		return fail(err)
-	}
-	if c.Directory.URL != "" {
-		if err := cache.Refresh(ctx); err != nil {
-			logger.Warn("amtsnetz: directory not fetched; working from the cached copy", "err", err)
-		}
-	}
-	if _, err := cache.Current(); err != nil {
-		return fail(err)
-	}
+	id, roots, cache, key := ms.id, ms.roots, ms.cache, ms.id.Key
 	mlog, err := msglog.Open(ctx, db, key, nil)
 	if err != nil {
 		return fail(err)
@@ -415,17 +368,7 @@ func (m *amtsnetzMember) loop(fetch bool) {
 	defer heads.Stop()
 	defer refresh.Stop()
 	defer retention.Stop()
-	forget := func() {
-		if m.retentionDays == 0 {
-			return
-		}
-		now := time.Now()
-		if n, err := msglog.Forget(context.Background(), m.db, now.AddDate(0, 0, -m.retentionDays), now); err != nil {
-			m.logger.Warn("amtsnetz: message log retention failed", "err", err)
-		} else if n > 0 {
-			m.logger.Info("amtsnetz: message log records past retention cleared", "records", n)
-		}
-	}
+	forget := func() { forgetExpired(context.Background(), m.db, m.retentionDays, m.logger) }
 	forget()
 	for {
 		select {

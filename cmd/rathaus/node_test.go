@@ -174,6 +174,13 @@ func TestNodeCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "intakt: 6 Einträge") || !strings.Contains(out.String(), "Eintrag 1 ist im signierten Baum der Größe 6") {
 		t.Errorf("log verify after shutdown:\n%s", out.String())
 	}
+	// Another member's certificate is refused, naming both.
+	cfg["member"] = "KOMMUNE:110000000000:parken"
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(cfgFile, b, 0o600)
+	if err := run(ctx, []string{"node", "--config", cfgFile}, env, &out, &errb); err == nil || !strings.Contains(err.Error(), "nennt das Mitglied") {
+		t.Errorf("a node with another member's certificate: %v", err)
+	}
 	// A configuration with an unknown field or no services is refused.
 	os.WriteFile(cfgFile, []byte(`{"member":"KOMMUNE:1","tippfehler":true}`), 0o600)
 	if err := run(ctx, []string{"node", "--config", cfgFile}, env, &out, &errb); err == nil {

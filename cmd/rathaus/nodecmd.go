@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/adapters"
-	"opencode.de/rathaus/rathaus/internal/amtsnetz/directory"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/msglog"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/node"
 	"opencode.de/rathaus/rathaus/internal/amtsnetz/pki"
@@ -146,60 +145,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	read := func(path string) []byte {
-		if err != nil {
-			return nil
-		}
-		var b []byte
-		b, err = os.ReadFile(path)
-		return b
-	}
-	certPEM, keyPEM, caPEM := read(c.Cert), read(c.Key), read(c.CA)
-	if err != nil {
-		return err
-	}
-	cert, err := pki.ParseCertPEM(certPEM)
-	if err != nil {
-		return fmt.Errorf("cert: %w", err)
-	}
-	key, err := pki.ParseKeyPEM(keyPEM)
-	if err != nil {
-		return fmt.Errorf("key: %w", err)
-	}
-	ca, err := pki.ParseCertPEM(caPEM)
-	if err != nil {
-		return fmt.Errorf("ca: %w", err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return fmt.Errorf("cert ist nicht von der Zertifizierungsstelle ca ausgestellt: %w", err)
-	}
-	if id, err := pki.MemberID(cert); err != nil || id != c.Member {
-		return fmt.Errorf("cert nennt das Mitglied %q, konfiguriert ist %q", id, c.Member)
-	}
-	grace := 24 * time.Hour
-	if c.Directory.Grace != "" {
-		if grace, err = time.ParseDuration(c.Directory.Grace); err != nil || grace < 0 {
-			return fmt.Errorf("directory.grace %q: erwartet eine Dauer wie 24h", c.Directory.Grace)
-		}
-	}
 	lcfg := config.Defaults(config.Tool)
 	lcfg.LogFormat = "json"
 	logger := newLogger(&lcfg, stderr).With("node", c.Member)
-	cache := &directory.Cache{URL: c.Directory.URL, File: c.Directory.File, CA: ca, Grace: grace,
-		Client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(node.Identity{ID: c.Member, Cert: cert, Key: key}.TLSCertificate(), roots, "")}}}
-	if err := cache.Load(); err != nil && c.Directory.URL == "" {
-		return fmt.Errorf("Verzeichnis: %w", err)
-	}
-	if c.Directory.URL != "" {
-		if err := cache.Refresh(ctx); err != nil {
-			logger.Warn("amtsnetz: directory not fetched; working from the cached copy", "err", err)
-		}
-	}
-	if _, err := cache.Current(); err != nil {
+	m, err := loadMembership(ctx, membershipFiles{Member: c.Member, Cert: c.Cert, Key: c.Key, CA: c.CA, DirectoryURL: c.Directory.URL,
+		DirectoryFile: c.Directory.File, DirectoryGrace: c.Directory.Grace, Usage: x509.ExtKeyUsageServerAuth}, logger)
+	if err != nil {
 		return err
 	}
+	cache, roots, key := m.cache, m.roots, m.id.Key
 	db, err := store.Open(ctx, c.Log.DatabaseURL, store.Options{Logger: logger})
 	if err != nil {
 		return err
@@ -239,7 +193,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		backends[code] = node.HTTPBackend{URL: s.HTTP, Client: &http.Client{Timeout: 20 * time.Second}}
 	}
-	id := node.Identity{ID: c.Member, Cert: cert, Key: key}
+	id := m.id
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err
@@ -254,17 +208,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer heads.Stop()
 	defer refresh.Stop()
 	defer retention.Stop()
-	forget := func() {
-		if c.Log.RetentionDays == 0 {
-			return
-		}
-		now := time.Now()
-		if n, err := msglog.Forget(ctx, db, now.AddDate(0, 0, -c.Log.RetentionDays), now); err != nil {
-			logger.Warn("amtsnetz: message log retention failed", "err", err)
-		} else if n > 0 {
-			logger.Info("amtsnetz: message log records past retention cleared", "records", n)
-		}
-	}
+	forget := func() { forgetExpired(ctx, db, c.Log.RetentionDays, logger) }
 	forget()
 	for {
 		select {
