@@ -40,7 +40,7 @@ func BenchmarkVerify1M(b *testing.B) {
 						Purpose: "Bewohnerparkausweis: Prüfung (§ 34 BMG)", Reference: fmt.Sprintf("BP-2026-%08d", n%100_000_000),
 						Signature: "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZwIn0..c2lnbmF0dXJl", BodySHA256: "00"}}
 				}
-				if err := db.Transact(ctx, func(tx *sql.Tx) error { return l.write(ctx, tx, items) }); err != nil {
+				if err := db.Transact(ctx, func(tx *sql.Tx) error { return l.write(ctx, tx, [][]*pending{items}) }); err != nil {
 					b.Fatal(err)
 				}
 			}

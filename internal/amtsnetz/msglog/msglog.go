@@ -136,7 +136,7 @@ type Log struct {
 	mu   sync.Mutex
 	tree merkle.Tree
 
-	group *store.Group[*pending] // concurrent appends share one commit
+	group *store.Group[[]*pending] // concurrent appends share one commit; the records of one AppendAll stay together, in order
 }
 
 // pending is a record on its way into the log.
@@ -144,6 +144,12 @@ type pending struct {
 	r      Record
 	sealed []byte
 	body   []byte
+}
+
+// Entry is a record and its body for AppendAll.
+type Entry struct {
+	Record Record
+	Body   []byte
 }
 
 // Open loads the log's leaf hashes. vault nil: bodies are not kept.
@@ -154,7 +160,7 @@ func Open(ctx context.Context, db *store.DB, key crypto.Signer, v *vault.Keyring
 		return nil, err
 	}
 	l.tree = tree
-	l.group = store.NewGroup(db, l.write, store.GroupOptions{MaxBatch: 256})
+	l.group = store.NewGroup(db, l.write, store.GroupOptions{MaxBatch: 128})
 	return l, nil
 }
 
@@ -192,7 +198,7 @@ func (l *Log) Close() { l.group.Close() }
 // committed. The in-memory tree grows with them; should the commit fail
 // after that, the next batch finds the tree longer than the table and
 // reads it again from the table first.
-func (l *Log) write(ctx context.Context, tx *sql.Tx, items []*pending) error {
+func (l *Log) write(ctx context.Context, tx *sql.Tx, batches [][]*pending) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var last int64
@@ -206,7 +212,7 @@ func (l *Log) write(ctx context.Context, tx *sql.Tx, items []*pending) error {
 		}
 		l.tree = tree
 	}
-	for _, it := range items {
+	for _, it := range all(batches) {
 		it.r.Seq = int64(l.tree.Size()) + 1
 		leaf := it.r.Leaf()
 		if l.vault != nil {
@@ -246,17 +252,55 @@ func (l *Log) Size() int64 {
 // vault. It returns the record with Seq and At set, after the record is
 // committed (concurrent appends share commits, store.Group).
 func (l *Log) Append(ctx context.Context, r Record, body []byte) (Record, error) {
-	if r.Direction != In && r.Direction != Out {
-		return r, fmt.Errorf("msglog: direction %q", r.Direction)
-	}
-	sum := sha256.Sum256(body)
-	r.BodySHA256 = hex.EncodeToString(sum[:])
-	r.At = l.now().UTC().Truncate(time.Microsecond)
-	p := &pending{r: r, body: body}
-	if err := l.group.Add(ctx, p); err != nil {
+	rs, err := l.AppendAll(ctx, Entry{Record: r, Body: body})
+	if err != nil {
 		return r, err
 	}
-	return p.r, nil
+	return rs[0], nil
+}
+
+// AppendAll logs messages as consecutive records in one transaction:
+// all of them or none. A node logs a request together with its response
+// this way — one commit per exchange instead of two.
+func (l *Log) AppendAll(ctx context.Context, entries ...Entry) ([]Record, error) {
+	ps := make([]*pending, len(entries))
+	at := l.now().UTC().Truncate(time.Microsecond)
+	for i, e := range entries {
+		r := e.Record
+		if r.Direction != In && r.Direction != Out {
+			return nil, fmt.Errorf("msglog: direction %q", r.Direction)
+		}
+		sum := sha256.Sum256(e.Body)
+		r.BodySHA256 = hex.EncodeToString(sum[:])
+		r.At = at
+		ps[i] = &pending{r: r, body: e.Body}
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	if err := l.group.Add(ctx, ps); err != nil {
+		return nil, err
+	}
+	out := make([]Record, len(ps))
+	for i, p := range ps {
+		out[i] = p.r
+	}
+	return out, nil
+}
+
+// all iterates the records of a group's batches in order.
+func all(batches [][]*pending) func(yield func(int, *pending) bool) {
+	return func(yield func(int, *pending) bool) {
+		i := 0
+		for _, b := range batches {
+			for _, p := range b {
+				if !yield(i, p) {
+					return
+				}
+				i++
+			}
+		}
+	}
 }
 
 // SignHead signs the current size and root and stores the head (once

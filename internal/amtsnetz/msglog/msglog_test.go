@@ -155,3 +155,53 @@ func TestLogVerifiesAndDetectsTampering(t *testing.T) {
 		}
 	}, Migrations)
 }
+
+// AppendAll writes its records as consecutive ones in one transaction, or
+// none of them; concurrent exchanges do not interleave with each other.
+func TestAppendAllKeepsAnExchangeTogether(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l, err := Open(ctx, db, key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		bad := record(0)
+		bad.Direction = "sideways"
+		if _, err := l.AppendAll(ctx, Entry{Record: record(0)}, Entry{Record: bad}); err == nil || l.Size() != 0 {
+			t.Fatalf("a bad second record: %v, size %d — want an error and nothing written", err, l.Size())
+		}
+		const n = 40
+		errc := make(chan error, n)
+		for i := range n {
+			go func() {
+				req := record(i)
+				resp := record(i)
+				resp.Direction, resp.MessageID, resp.ReplyTo, resp.Status = In, req.MessageID+"-antwort", req.MessageID, 200
+				rs, err := l.AppendAll(ctx, Entry{Record: req, Body: []byte(`{}`)}, Entry{Record: resp, Body: []byte(`{"ok":true}`)})
+				if err == nil && (len(rs) != 2 || rs[1].Seq != rs[0].Seq+1) {
+					err = fmt.Errorf("exchange %d got records %+v", i, rs)
+				}
+				errc <- err
+			}()
+		}
+		for range n {
+			if err := <-errc; err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := l.SignHead(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := Verify(ctx, db, &key.PublicKey); err != nil || rep.Records != 2*n {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+		for i := range n {
+			rs, err := ByReference(ctx, db, record(i).Reference, 10)
+			if err != nil || len(rs) != 2 || rs[1].Seq != rs[0].Seq+1 || rs[1].ReplyTo != rs[0].MessageID {
+				t.Errorf("exchange %d in the log: %+v %v", i, rs, err)
+			}
+		}
+	}, Migrations)
+}

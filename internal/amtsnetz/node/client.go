@@ -159,7 +159,7 @@ func (c *Client) httpClient(host string) *http.Client {
 		TLSClientConfig:     pki.ClientTLS(c.TLSCertificate(), c.Roots, host),
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 5 * time.Second,
-		MaxIdleConnsPerHost: 16,
+		MaxIdleConnsPerHost: 64, // as many as callers run at once: no new handshakes under load
 	}}
 	c.clients[host] = hc
 	return hc
@@ -186,50 +186,65 @@ func (c *Client) attempt(ctx context.Context, service, purpose, reference string
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Log.Append(ctx, msglog.Record{Direction: msglog.Out, MessageID: h.ID, Client: h.Client, Service: h.Service,
-		Purpose: h.Purpose, Reference: h.Reference, Signature: sig}, body); err != nil {
+	out := msglog.Entry{Record: msglog.Record{Direction: msglog.Out, MessageID: h.ID, Client: h.Client, Service: h.Service,
+		Purpose: h.Purpose, Reference: h.Reference, Signature: sig}, Body: body}
+	resp, in, err := c.exchange(ctx, dir, provider, u.Hostname(), h, sig, body)
+	if err != nil {
+		// No usable answer: the request is logged alone — it may have
+		// reached the provider, whose log then holds it too.
+		if _, lerr := c.Log.AppendAll(ctx, out); lerr != nil {
+			c.Logger.Error("amtsnetz: logging a request without answer failed", "service", service, "err", lerr)
+		}
+		return nil, err
+	}
+	if _, err := c.Log.AppendAll(ctx, out, in); err != nil {
 		return nil, fmt.Errorf("Amtsnetz: Protokollierung nicht möglich: %w", err)
 	}
+	if in.Record.Status < 200 || in.Record.Status > 299 {
+		return nil, &Error{Service: service, Status: in.Record.Status, Detail: problemDetail(resp)}
+	}
+	return resp, nil
+}
+
+// exchange sends a signed request to the provider's node and checks the
+// answer: it must come from the provider's node and be signed by it as
+// the reply to this request. It returns the answer's body and its log
+// entry.
+func (c *Client) exchange(ctx context.Context, dir *directory.Directory, provider directory.Member, host string, h message.Header, sig string, body []byte) ([]byte, msglog.Entry, error) {
+	service := h.Service
 	actx, cancel := context.WithTimeout(ctx, orDefault(c.Timeout, 10*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, provider.Address+PathPrefix+service, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, msglog.Entry{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(message.HeaderName, sig)
-	res, err := c.httpClient(u.Hostname()).Do(req)
+	res, err := c.httpClient(host).Do(req)
 	if err != nil {
-		return nil, &Error{Service: service, Detail: err.Error()}
+		return nil, msglog.Entry{}, &Error{Service: service, Detail: err.Error()}
 	}
 	defer res.Body.Close()
 	resp, err := io.ReadAll(io.LimitReader(res.Body, MaxBody+1))
 	if err != nil || len(resp) > MaxBody {
-		return nil, &Error{Service: service, Detail: "Antwort unlesbar oder zu groß"}
+		return nil, msglog.Entry{}, &Error{Service: service, Detail: "Antwort unlesbar oder zu groß"}
 	}
-	// The answer must come from the provider's node, signed by it.
 	peer := res.TLS.PeerCertificates[0]
 	if id, err := pki.MemberID(peer); err != nil || id != provider.ID || !dir.HasCertificate(provider.ID, peer) {
-		return nil, &Error{Service: service, Detail: "der antwortende Knoten ist nicht der Anbieter laut Verzeichnis"}
+		return nil, msglog.Entry{}, &Error{Service: service, Detail: "der antwortende Knoten ist nicht der Anbieter laut Verzeichnis"}
 	}
 	rsig := res.Header.Get(message.HeaderName)
 	if rsig == "" {
 		// A refusal before the request was accepted (e.g. by the TLS
 		// layer's peer or a proxy) comes unsigned: reported, not trusted.
-		return nil, &Error{Service: service, Status: res.StatusCode, Detail: problemDetail(resp) + " (unsignierte Antwort)"}
+		return nil, msglog.Entry{}, &Error{Service: service, Status: res.StatusCode, Detail: problemDetail(resp) + " (unsignierte Antwort)"}
 	}
 	rh, err := message.Verify(rsig, resp, peer.PublicKey, c.now())
 	if err != nil || rh.Reply != h.ID || rh.Service != h.Service || rh.Client != h.Client {
-		return nil, &Error{Service: service, Detail: "Antwort nicht vom Anbieter signiert oder nicht die Antwort auf diese Anfrage"}
+		return nil, msglog.Entry{}, &Error{Service: service, Detail: "Antwort nicht vom Anbieter signiert oder nicht die Antwort auf diese Anfrage"}
 	}
-	if _, err := c.Log.Append(ctx, msglog.Record{Direction: msglog.In, MessageID: rh.ID, Client: rh.Client, Service: rh.Service,
-		Purpose: rh.Purpose, Reference: rh.Reference, ReplyTo: h.ID, Status: res.StatusCode, Signature: rsig}, resp); err != nil {
-		return nil, fmt.Errorf("Amtsnetz: Protokollierung nicht möglich: %w", err)
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, &Error{Service: service, Status: res.StatusCode, Detail: problemDetail(resp)}
-	}
-	return resp, nil
+	return resp, msglog.Entry{Record: msglog.Record{Direction: msglog.In, MessageID: rh.ID, Client: rh.Client, Service: rh.Service,
+		Purpose: rh.Purpose, Reference: rh.Reference, ReplyTo: h.ID, Status: res.StatusCode, Signature: rsig}, Body: resp}, nil
 }
 
 func problemDetail(b []byte) string {

@@ -183,6 +183,12 @@ func TestCallAcrossNodes(t *testing.T) {
 				if rep, err := msglog.Verify(ctx, l.db, l.id.Cert.PublicKey); err != nil || rep.Records != 2 {
 					t.Errorf("%s log verify: %+v %v", name, rep, err)
 				}
+				// One commit: the request, then its answer right after it.
+				rs, err := msglog.ByReference(ctx, l.db, "BP-2026-7KQ4M2XD", 10)
+				if err != nil || len(rs) != 2 || rs[0].Seq != 1 || rs[1].Seq != 2 || rs[1].ReplyTo != rs[0].MessageID ||
+					rs[0].Status != 0 || rs[1].Status != 200 || !rs[0].At.Equal(rs[1].At) {
+					t.Errorf("%s log records: %+v %v", name, rs, err)
+				}
 			}
 
 			// Refused at the provider, each a security event.
@@ -234,6 +240,14 @@ func TestCallAcrossNodes(t *testing.T) {
 			if code := n.raw(t, n.consumer, same, body, false, replay); code != http.StatusConflict {
 				t.Errorf("replay: %d, want 409", code)
 			}
+			// After a restart the node's memory of message IDs is empty; its log still knows.
+			prov := n.srv.Handler.(*Provider)
+			prov.mu.Lock()
+			prov.seen = nil
+			prov.mu.Unlock()
+			if code := n.raw(t, n.consumer, same, body, false, replay); code != http.StatusConflict {
+				t.Errorf("replay after a restart: %d, want 409", code)
+			}
 			// A certificate of another CA does not get through TLS.
 			other, _ := pki.NewCA("Fremdes Netz", time.Now(), time.Hour)
 			if code := n.raw(t, identity(t, other, parken), h(parken), body, true, nil); code != 0 {
@@ -267,6 +281,22 @@ func TestCallAcrossNodes(t *testing.T) {
 			if _, err := c.Call(ctx, wohnen, "§ 34 BMG", "BP-1", body, true); !errors.Is(err, ErrCircuitOpen) {
 				t.Errorf("after three failed attempts: %v, want ErrCircuitOpen", err)
 			}
+			// The provider's log cannot commit: the answer is withheld
+			// (503, unsigned), and the consumer logs its request alone.
+			consBefore := n.consLog.Size()
+			n.provLog.Close()
+			c = n.client(t)
+			if _, err := c.Call(ctx, wohnen, "§ 34 BMG", "BP-OHNE-PROTOKOLL", body, false); !errors.As(err, &ce) || ce.Status != http.StatusServiceUnavailable {
+				t.Errorf("provider log down: %v, want 503", err)
+			}
+			if rs, _ := msglog.ByReference(ctx, n.provDB, "BP-OHNE-PROTOKOLL", 10); len(rs) != 0 {
+				t.Errorf("provider logged %d records with its log closed", len(rs))
+			}
+			if rs, _ := msglog.ByReference(ctx, n.consDB, "BP-OHNE-PROTOKOLL", 10); len(rs) != 1 || rs[0].Direction != msglog.Out ||
+				n.consLog.Size() != consBefore+1 {
+				t.Errorf("consumer log after an unanswered request: %+v (size %d → %d)", rs, consBefore, n.consLog.Size())
+			}
+
 			// The provider's node goes down: retries, then the circuit opens.
 			n.srv.Close()
 			clock := time.Now()
