@@ -1,7 +1,9 @@
 package payment
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +64,59 @@ func TestDecodeEventRejects(t *testing.T) {
 		if _, err := DecodeEvent([]byte(body)); err == nil {
 			t.Errorf("DecodeEvent(%q) accepted", body)
 		}
+	}
+}
+
+// The test provider keeps no state: its page URL carries the payment
+// sealed, so another instance with the same secret (a restart, a second
+// replica) serves it, and the URL shows nothing of the payment.
+func TestTestProviderTokens(t *testing.T) {
+	secret := []byte("geheim")
+	clock := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	p := NewTestProvider(secret, "http://x/testzahlung")
+	p.now = func() time.Time { return clock }
+	pay := Payment{ID: "pay_1", AmountCents: 10240, Kassenzeichen: "KZ-4711-0815", Purpose: "Bewohnerparkausweis BP-2026-7KQ4M2XD",
+		ReturnURL: "http://x/status/BP-2026-7KQ4M2XD", CallbackURL: "http://x/cb"}
+	u, err := p.Start(context.Background(), pay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimPrefix(u, "http://x/testzahlung/")
+	for _, leak := range []string{"KZ-4711", "BP-2026", "10240", "pay_1"} {
+		if strings.Contains(u, leak) {
+			t.Errorf("URL %s shows %q", u, leak)
+		}
+	}
+	restarted := NewTestProvider(secret, "http://x/testzahlung")
+	restarted.now = p.now
+	if got, ok := restarted.open(token); !ok || got != pay {
+		t.Errorf("after a restart: %+v %v", got, ok)
+	}
+	other := NewTestProvider([]byte("anders"), "http://x/testzahlung")
+	if _, ok := other.open(token); ok {
+		t.Error("a provider with another secret opened the token")
+	}
+	raw := []byte(token)
+	raw[len(raw)/2] ^= 1
+	for _, bad := range []string{string(raw), token[:len(token)-4], "", "x", "%%%"} {
+		if _, ok := p.open(bad); ok {
+			t.Errorf("token %q accepted", bad)
+		}
+	}
+	clock = clock.Add(TokenLifetime)
+	if _, ok := p.open(token); ok {
+		t.Error("expired token accepted")
+	}
+	// Over HTTP: an unknown or expired token is a 404 with a German hint.
+	rec := httptest.NewRecorder()
+	p.Handler(func() string { return "/kern.css" }).ServeHTTP(rec, httptest.NewRequest("GET", "/testzahlung/"+token, nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "Statusseite") {
+		t.Errorf("expired page: %d %s", rec.Code, rec.Body)
+	}
+	clock = clock.Add(-time.Minute)
+	rec = httptest.NewRecorder()
+	p.Handler(func() string { return "/kern.css" }).ServeHTTP(rec, httptest.NewRequest("GET", "/testzahlung/"+token, nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "KZ-4711-0815") || !strings.Contains(rec.Body.String(), "102,40") {
+		t.Errorf("page: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -3,14 +3,18 @@ package payment
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
@@ -22,23 +26,69 @@ import (
 // payment's CallbackURL — over HTTP, exactly as a real provider would — and
 // sends the browser back to the ReturnURL.
 //
-// It keeps its pending payments in memory: a restart forgets them, and the
-// Fachverfahren's payment timeout releases the application.
+// It keeps no state: the payment travels in the page's URL as a token
+// sealed with AES-256-GCM under a key derived from the callback secret, so
+// a restart or another replica serving the page changes nothing, and the
+// URL shows nothing of the payment (amount, Kassenzeichen, Aktenzeichen).
+// A token is good for TokenLifetime. Choosing twice (the browser's back
+// button) posts a second callback; the Fachverfahren settles a payment
+// once (HandleCallback changes only a pending payment).
 type TestProvider struct {
+	aead   cipher.AEAD
 	secret []byte
 	base   string // URL prefix of the provider's pages, e.g. http://127.0.0.1:8080/testzahlung
 	client *http.Client
 	now    func() time.Time
-
-	mu      sync.Mutex
-	pending map[string]Payment
 }
+
+// TokenLifetime is how long a test payment's page can be used.
+const TokenLifetime = 2 * time.Hour
 
 // NewTestProvider returns a test provider that signs with secret and
 // serves its pages under base (mount Handler at that path).
 func NewTestProvider(secret []byte, base string) *TestProvider {
-	return &TestProvider{secret: secret, base: base, client: &http.Client{Timeout: 10 * time.Second},
-		now: time.Now, pending: map[string]Payment{}}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("rathaus testzahlung token key v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key always makes a cipher
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &TestProvider{aead: aead, secret: secret, base: base, client: &http.Client{Timeout: 10 * time.Second}, now: time.Now}
+}
+
+// sealed is what a token holds.
+type sealed struct {
+	Payment Payment   `json:"p"`
+	Expires time.Time `json:"e"`
+}
+
+// seal makes the token of pay.
+func (p *TestProvider) seal(pay Payment) string {
+	plain, _ := json.Marshal(sealed{Payment: pay, Expires: p.now().Add(TokenLifetime).UTC()})
+	nonce := make([]byte, p.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(p.aead.Seal(nonce, nonce, plain, []byte("testzahlung")))
+}
+
+// open returns the payment of a token made by seal that has not expired.
+func (p *TestProvider) open(token string) (Payment, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) < p.aead.NonceSize() {
+		return Payment{}, false
+	}
+	plain, err := p.aead.Open(nil, raw[:p.aead.NonceSize()], raw[p.aead.NonceSize():], []byte("testzahlung"))
+	if err != nil {
+		return Payment{}, false
+	}
+	var s sealed
+	if json.Unmarshal(plain, &s) != nil || !p.now().Before(s.Expires) {
+		return Payment{}, false
+	}
+	return s.Payment, true
 }
 
 // Name implements Provider.
@@ -49,10 +99,7 @@ func (p *TestProvider) Start(ctx context.Context, pay Payment) (string, error) {
 	if pay.ID == "" || pay.AmountCents <= 0 || pay.CallbackURL == "" || pay.ReturnURL == "" {
 		return "", fmt.Errorf("test provider: incomplete payment %+v", pay)
 	}
-	p.mu.Lock()
-	p.pending[pay.ID] = pay
-	p.mu.Unlock()
-	return p.base + "/" + pay.ID, nil
+	return p.base + "/" + p.seal(pay), nil
 }
 
 // Verify implements Provider.
@@ -83,19 +130,20 @@ var testPage = template.Must(template.New("testzahlung").Parse(`<!DOCTYPE html>
 <button class="kern-btn kern-btn--tertiary" type="submit" name="outcome" value="abandoned"><span class="kern-label">Abbrechen</span></button>
 </form></div></main></body></html>`))
 
-// Handler serves the provider's pages: GET {base}/{id} shows the choice,
-// POST {base}/{id} carries it out. css is the URL of the stylesheet.
+// Handler serves the provider's pages: GET {base}/{token} shows the
+// choice, POST {base}/{token} carries it out. css is the URL of the
+// stylesheet.
 func (p *TestProvider) Handler(css func() string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{id}", func(w http.ResponseWriter, r *http.Request) {
-		pay, ok := p.lookup(r.PathValue("id"))
+	mux.HandleFunc("GET /{token}", func(w http.ResponseWriter, r *http.Request) {
+		pay, ok := p.open(r.PathValue("token"))
 		if !ok {
-			http.Error(w, "Diese Testzahlung gibt es nicht (mehr).", http.StatusNotFound)
+			http.Error(w, "Diese Testzahlung gibt es nicht oder nicht mehr (ein Zahlungslink gilt zwei Stunden). Bitte starten Sie die Zahlung auf der Statusseite Ihres Antrags neu.", http.StatusNotFound)
 			return
 		}
 		var buf bytes.Buffer
 		err := testPage.Execute(&buf, map[string]any{"Pay": pay, "Amount": FormatAmount(pay.AmountCents),
-			"Action": p.base + "/" + pay.ID, "CSS": css()})
+			"Action": p.base + "/" + r.PathValue("token"), "CSS": css()})
 		if err != nil {
 			http.Error(w, "Fehler", http.StatusInternalServerError)
 			return
@@ -104,10 +152,10 @@ func (p *TestProvider) Handler(css func() string) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(buf.Bytes())
 	})
-	mux.HandleFunc("POST /{id}", func(w http.ResponseWriter, r *http.Request) {
-		pay, ok := p.lookup(r.PathValue("id"))
+	mux.HandleFunc("POST /{token}", func(w http.ResponseWriter, r *http.Request) {
+		pay, ok := p.open(r.PathValue("token"))
 		if !ok {
-			http.Error(w, "Diese Testzahlung gibt es nicht (mehr).", http.StatusNotFound)
+			http.Error(w, "Diese Testzahlung gibt es nicht oder nicht mehr (ein Zahlungslink gilt zwei Stunden). Bitte starten Sie die Zahlung auf der Statusseite Ihres Antrags neu.", http.StatusNotFound)
 			return
 		}
 		outcome := Outcome(r.PostFormValue("outcome"))
@@ -119,9 +167,6 @@ func (p *TestProvider) Handler(css func() string) http.Handler {
 			http.Error(w, "Die Rückmeldung an das Fachverfahren ist fehlgeschlagen: "+errs.MessageOf(err), http.StatusBadGateway)
 			return
 		}
-		p.mu.Lock()
-		delete(p.pending, pay.ID)
-		p.mu.Unlock()
 		http.Redirect(w, r, pay.ReturnURL, http.StatusSeeOther)
 	})
 	return http.StripPrefix(pathOf(p.base), mux)
@@ -149,13 +194,6 @@ func (p *TestProvider) Notify(ctx context.Context, pay Payment, outcome Outcome)
 		return errs.E(errs.Unavailable, "Fachverfahren antwortet %d", res.StatusCode)
 	}
 	return nil
-}
-
-func (p *TestProvider) lookup(id string) (Payment, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pay, ok := p.pending[id]
-	return pay, ok
 }
 
 // pathOf returns the path of a URL or path prefix.
