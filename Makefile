@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test vet unit fuzz-smoke build demo bench
+.PHONY: test vet unit fuzz-smoke fuzz-long build demo bench
 
 ## test: everything CI checks – vet, all tests on SQLite and PostgreSQL, fuzz smoke
 test: vet unit fuzz-smoke
@@ -18,6 +18,10 @@ unit:
 ## fuzz-smoke: each fuzz target runs briefly from its committed seed corpus
 fuzz-smoke:
 	scripts/fuzz-smoke.sh $(FUZZTIME)
+
+## fuzz-long: each fuzz target for 10 minutes (by hand; about two hours for all)
+fuzz-long:
+	scripts/fuzz-smoke.sh 10m
 
 build:
 	$(GO) build -o bin/rathaus ./cmd/rathaus
