@@ -212,20 +212,28 @@ func (l *Log) write(ctx context.Context, tx *sql.Tx, batches [][]*pending) error
 		}
 		l.tree = tree
 	}
+	// The tree grows only once the rows are written: a failed insert
+	// leaves it as the table is.
+	size := int64(l.tree.Size())
+	var rows [][]any
+	var leaves []merkle.Hash
 	for _, it := range all(batches) {
-		it.r.Seq = int64(l.tree.Size()) + 1
+		size++
+		it.r.Seq = size
 		leaf := it.r.Leaf()
 		if l.vault != nil {
 			keyID, blob := l.vault.Seal(it.body, []byte("amtsnetz_log\x00"+strconv.FormatInt(it.r.Seq, 10)))
 			it.sealed = append([]byte(keyID+":"), blob...) // the key that sealed it, for rotation
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO amtsnetz_log (seq, leaf_hash, at, direction, message_id, client, service, purpose,
-			reference, reply_to, status, signature, body_sha256, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			it.r.Seq, hex.EncodeToString(leaf[:]), it.r.At, it.r.Direction, it.r.MessageID, it.r.Client, it.r.Service, it.r.Purpose,
-			it.r.Reference, it.r.ReplyTo, it.r.Status, it.r.Signature, it.r.BodySHA256, it.sealed)
-		if err != nil {
-			return fmt.Errorf("msglog: append: %w", err)
-		}
+		rows = append(rows, []any{it.r.Seq, hex.EncodeToString(leaf[:]), it.r.At, it.r.Direction, it.r.MessageID, it.r.Client,
+			it.r.Service, it.r.Purpose, it.r.Reference, it.r.ReplyTo, it.r.Status, it.r.Signature, it.r.BodySHA256, it.sealed})
+		leaves = append(leaves, leaf)
+	}
+	if err := store.InsertRows(ctx, tx, l.db.Engine, `INSERT INTO amtsnetz_log (seq, leaf_hash, at, direction, message_id, client,
+		service, purpose, reference, reply_to, status, signature, body_sha256, body) VALUES`, rows); err != nil {
+		return fmt.Errorf("msglog: append: %w", err)
+	}
+	for _, leaf := range leaves {
 		l.tree.Append(leaf)
 	}
 	return nil
