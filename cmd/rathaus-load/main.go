@@ -1,33 +1,8 @@
-// Command rathaus-load measures Rathaus's HTTP throughput and latency: it
-// sends requests of one kind from a fixed number of concurrent connections
-// for a fixed time and reports requests per second and latency percentiles.
-//
-// Kinds:
-//
-//	address  zone lookup by address, for real Berlin addresses of the demo data
-//	point    zone lookup by lat/lon
-//	submit   Bewohnerparken applications (POST …/parking/applications), each with a
-//	         distinct Idempotency-Key, for eligible demo residents fetched from the
-//	         server (GET /api/v1/demo/residents, so `rathaus demo` only); counts 201s
-//	enforce  enforcement lookups (GET /api/v1/enforcement/permits) with the API
-//	         key(s) from -key or -key-file; plates of permits it first issues
-//	         through the API and the test payment provider (-permits), mixed with
-//	         other demo plates (-valid-share); counts 200s
-//
-//	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 32 -d 20s
-//	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 16 -d 15s -kind submit
-//	go run ./cmd/rathaus-load -url http://127.0.0.1:8080 -c 32 -d 15s -kind enforce -key-file rathaus-data/demo-api-keys.txt
-//
-// -direct drives each connection from its worker goroutine instead of
-// through http.Transport, which spends less CPU on the machine under test.
-//
-// It only targets the URL it is given; run it against loopback. Requests
-// are bounded by -d and -n; it stops by itself. submit and enforce write to
-// the server's database (applications, audit rows): point them at a demo.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,21 +10,42 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"opencode.de/rathaus/rathaus/internal/demo"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "rathaus-load:", err)
 		os.Exit(1)
 	}
+}
+
+// run dispatches to a mode: open, step, or without a subcommand the
+// closed model. ctx ends a run early (Ctrl-C); what was measured until
+// then is still reported.
+func run(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && (args[0] == "open" || args[0] == "step") {
+		return runOpen(ctx, args[0], args[1:], out, errOut)
+	}
+	return runClosed(ctx, args, out, errOut)
 }
 
 // target is one kind of request.
@@ -76,8 +72,16 @@ type options struct {
 	idempotencyNonce string
 }
 
-func run(args []string, out io.Writer) error {
+// runClosed is the closed model: -c connections, each sending its next
+// request when the previous one is answered.
+func runClosed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("rathaus-load", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage())
+		fmt.Fprintln(fs.Output(), "\nFlags of the closed model (rathaus-load without a subcommand):")
+		fs.PrintDefaults()
+	}
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of a running Rathaus")
 	conc := fs.Int("c", 32, "concurrent connections")
 	dur := fs.Duration("d", 10*time.Second, "duration of the measurement")
@@ -115,14 +119,14 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 	}
-	tgt, err := newTarget(context.Background(), o)
+	tgt, err := newTarget(ctx, o)
 	if err != nil {
 		return err
 	}
 
 	var sent atomic.Int64
 	measure := func(d time.Duration, record bool) (res result) {
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		var mu sync.Mutex
 		var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,17 +15,24 @@ import (
 )
 
 // fakeRathaus answers the demo residents, counts submissions by
-// Idempotency-Key and enforcement lookups by key.
+// Idempotency-Key and enforcement lookups by key, and serves the status
+// page and API of the receipts it gave.
 type fakeRathaus struct {
 	mu      sync.Mutex
 	keys    map[string]int // Idempotency-Key → submissions
 	bodies  []map[string]any
 	lookups map[string]int // Authorization → lookups
 	plates  map[string]int
+	codes   map[string]string // reference → access code, of receipts given
+	// Status reads: opened with reference and code (lookup), read with the
+	// page's cookie (page), through the API (api), and with a reference,
+	// code or cookie that was never given (bad).
+	lookupsByRef, pages, api, bad int
+	zones                         int
 }
 
 func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
-	f := &fakeRathaus{keys: map[string]int{}, lookups: map[string]int{}, plates: map[string]int{}}
+	f := &fakeRathaus{keys: map[string]int{}, lookups: map[string]int{}, plates: map[string]int{}, codes: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/demo/residents", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"residents":[
@@ -42,9 +50,57 @@ func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
 		f.mu.Lock()
 		f.keys[r.Header.Get("Idempotency-Key")]++
 		f.bodies = append(f.bodies, body)
+		ref, code := fmt.Sprintf("BP-2026-%08d", len(f.bodies)), fmt.Sprintf("C%d", len(f.bodies))
+		f.codes[ref] = code
 		f.mu.Unlock()
 		w.WriteHeader(201)
-		io.WriteString(w, `{"reference":"BP-2026-X","access_code":"C","status":"received"}`)
+		fmt.Fprintf(w, `{"reference":%q,"access_code":%q,"status":"received"}`, ref, code)
+	})
+	mux.HandleFunc("POST /bewohnerparken/status", func(w http.ResponseWriter, r *http.Request) {
+		ref, code := r.PostFormValue("reference"), r.PostFormValue("access_code")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.codes[ref] != code || code == "" {
+			f.bad++
+			w.WriteHeader(422)
+			return
+		}
+		f.lookupsByRef++
+		http.SetCookie(w, &http.Cookie{Name: "bp_zugang", Value: code + ".sig", Path: "/bewohnerparken/status/" + ref})
+		http.Redirect(w, r, "/bewohnerparken/status/"+ref, http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /bewohnerparken/status/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("bp_zugang")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if err != nil || c.Value != f.codes[r.PathValue("ref")]+".sig" {
+			f.bad++
+			io.WriteString(w, "<p>Zugangscode eingeben</p>")
+			return
+		}
+		f.pages++
+		io.WriteString(w, "<h1>Stand Ihres Antrags</h1>")
+	})
+	mux.HandleFunc("GET /api/v1/parking/applications/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if code := f.codes[r.PathValue("ref")]; code == "" || r.Header.Get("X-Access-Code") != code {
+			f.bad++
+			w.WriteHeader(404)
+			return
+		}
+		f.api++
+		io.WriteString(w, `{"status":"received"}`)
+	})
+	mux.HandleFunc("GET /api/v1/municipalities/{ars}/zone-lookup", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("address") == "" {
+			http.Error(w, "address", 400)
+			return
+		}
+		f.mu.Lock()
+		f.zones++
+		f.mu.Unlock()
+		io.WriteString(w, `{"status":"found"}`)
 	})
 	mux.HandleFunc("GET /api/v1/enforcement/permits", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("purpose") == "" {
@@ -65,7 +121,7 @@ func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
 func TestSubmitSendsDistinctKeysForEligibleResidents(t *testing.T) {
 	f, s := newFake(t)
 	var out bytes.Buffer
-	if err := run([]string{"-url", s.URL, "-kind", "submit", "-c", "4", "-d", "200ms", "-warmup", "100ms"}, &out); err != nil {
+	if err := run(t.Context(), []string{"-url", s.URL, "-kind", "submit", "-c", "4", "-d", "200ms", "-warmup", "100ms"}, &out, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "acknowledged (201 Created)") {
@@ -96,7 +152,7 @@ func TestEnforceSpreadsKeysAndLooksUpDemoPlates(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "keys.txt")
 	os.WriteFile(file, []byte("enforcement=key_a.s1\ncasework=key_c.s3\n# comment\nkey_b.s2\n"), 0o600)
 	var out bytes.Buffer
-	err := run([]string{"-url", s.URL, "-kind", "enforce", "-key-file", file, "-permits", "0", "-c", "4", "-d", "200ms", "-warmup", "0s"}, &out)
+	err := run(t.Context(), []string{"-url", s.URL, "-kind", "enforce", "-key-file", file, "-permits", "0", "-c", "4", "-d", "200ms", "-warmup", "0s"}, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -114,7 +170,7 @@ func TestEnforceSpreadsKeysAndLooksUpDemoPlates(t *testing.T) {
 
 func TestEnforceNeedsAKey(t *testing.T) {
 	_, s := newFake(t)
-	if err := run([]string{"-url", s.URL, "-kind", "enforce", "-d", "10ms"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-key") {
+	if err := run(t.Context(), []string{"-url", s.URL, "-kind", "enforce", "-d", "10ms"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-key") {
 		t.Errorf("without a key: %v", err)
 	}
 }
@@ -122,7 +178,7 @@ func TestEnforceNeedsAKey(t *testing.T) {
 func TestEnforceDirectSendsTheSameRequests(t *testing.T) {
 	f, s := newFake(t)
 	var out bytes.Buffer
-	err := run([]string{"-url", s.URL, "-kind", "enforce", "-key", "key_a.s1", "-permits", "0", "-c", "3", "-d", "200ms", "-warmup", "0s", "-direct"}, &out)
+	err := run(t.Context(), []string{"-url", s.URL, "-kind", "enforce", "-key", "key_a.s1", "-permits", "0", "-c", "3", "-d", "200ms", "-warmup", "0s", "-direct"}, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -142,7 +198,7 @@ func TestEnforceDirectSendsTheSameRequests(t *testing.T) {
 }
 
 func TestDirectNeedsPlainHTTP(t *testing.T) {
-	if err := run([]string{"-url", "https://127.0.0.1:1", "-direct", "-d", "10ms"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-direct") {
+	if err := run(t.Context(), []string{"-url", "https://127.0.0.1:1", "-direct", "-d", "10ms"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-direct") {
 		t.Errorf("-direct with https: %v", err)
 	}
 }

@@ -81,16 +81,9 @@ func submitTarget(ctx context.Context, o options) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	var bodies [][]byte
-	for _, r := range eligibleResidents(rs) {
-		b, err := applicationBody(r)
-		if err != nil {
-			return target{}, err
-		}
-		bodies = append(bodies, b)
-	}
-	if len(bodies) == 0 {
-		return target{}, fmt.Errorf("no eligible resident among the %d demo residents", len(rs))
+	bodies, err := submissionBodies(rs)
+	if err != nil {
+		return target{}, err
 	}
 	endpoint := o.applicationsURL()
 	var n atomic.Int64 // keys stay distinct across warm-up and measurement
@@ -107,6 +100,23 @@ func submitTarget(ctx context.Context, o options) (target, error) {
 			return req, nil
 		},
 	}, nil
+}
+
+// submissionBodies are the applications of the eligible residents among
+// rs, one body each.
+func submissionBodies(rs []resident) ([][]byte, error) {
+	var bodies [][]byte
+	for _, r := range eligibleResidents(rs) {
+		b, err := applicationBody(r)
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, b)
+	}
+	if len(bodies) == 0 {
+		return nil, fmt.Errorf("no eligible resident among the %d demo residents", len(rs))
+	}
+	return bodies, nil
 }
 
 // loadKeys reads API keys from -key and -key-file: bare keys or
@@ -151,24 +161,9 @@ func enforceTarget(ctx context.Context, o options) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	valid, err := issuePermits(ctx, o, eligibleResidents(rs), o.permits)
+	valid, others, err := enforcementPlates(ctx, o, rs)
 	if err != nil {
 		return target{}, err
-	}
-	isValid := map[string]bool{}
-	for _, p := range valid {
-		isValid[p] = true
-	}
-	var others []string
-	for _, r := range rs {
-		for _, p := range r.Plates {
-			if !isValid[p] {
-				others = append(others, p)
-			}
-		}
-	}
-	if len(others) == 0 {
-		return target{}, fmt.Errorf("no demo plates")
 	}
 	share := o.validShare
 	if len(valid) == 0 {
@@ -205,6 +200,31 @@ func enforceTarget(ctx context.Context, o options) (target, error) {
 			return req, nil
 		},
 	}, nil
+}
+
+// enforcementPlates returns the plates to look up: valid, those of
+// permits it first issues (o.permits, issuePermits), and others, the demo
+// residents' plates without one.
+func enforcementPlates(ctx context.Context, o options, rs []resident) (valid, others []string, err error) {
+	valid, err = issuePermits(ctx, o, eligibleResidents(rs), o.permits)
+	if err != nil {
+		return nil, nil, err
+	}
+	isValid := map[string]bool{}
+	for _, p := range valid {
+		isValid[p] = true
+	}
+	for _, r := range rs {
+		for _, p := range r.Plates {
+			if !isValid[p] {
+				others = append(others, p)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return nil, nil, fmt.Errorf("no demo plates")
+	}
+	return valid, others, nil
 }
 
 // issuePermits takes up to n eligible residents through the citizen's way
