@@ -16,7 +16,8 @@
 //   - Middleware, composed once with Chain. A typical order, outermost first:
 //
 //     RequestID, AccessLog, Metrics.Middleware, SecurityHeaders, Recover,
-//     CrossOrigin, BodyLimit, Timeout — then the Router.
+//     ClientLimiter.Middleware, Admission, CrossOrigin, BodyLimit, Timeout
+//     — then the Router.
 //
 //     RequestID first, so every log line and error page has the id;
 //     AccessLog and metrics outside Recover, so a panic is logged and counted
@@ -32,10 +33,11 @@
 //     layout.
 //
 // It deliberately does not: authenticate or hold sessions (package identity);
-// read X-Forwarded-For or other proxy headers (no trusted-proxy list here);
-// rate-limit, answer CORS, compress dynamic responses or terminate TLS (the
-// ingress does); translate (the German texts are in one table, messages.go,
-// so a second language is a second table); trace (OpenTelemetry comes with
+// read X-Forwarded-For, except to find the client of a per-client limit
+// behind a configured trusted proxy (ClientLimiter); answer CORS, compress
+// dynamic responses or terminate TLS (the ingress does); translate (the
+// German texts are in one table, messages.go, so a second language is a
+// second table); trace (OpenTelemetry comes with
 // its own middleware); or use JavaScript — every page works without it, and
 // the Content-Security-Policy forbids inline scripts and styles.
 package web
