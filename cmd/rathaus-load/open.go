@@ -165,14 +165,14 @@ type stepReport struct {
 	Total        *figures            `json:"total"`
 	ByKind       map[string]*figures `json:"by_kind"`
 	SendLagMS    latencyMS           `json:"send_lag_ms"`
-	WithinLimits *bool               `json:"within_limits,omitempty"` // step mode
+	WithinLimits *bool               `json:"within_limits,omitempty"` // step mode; not for an interrupted step
 	Exceeded     string              `json:"exceeded,omitempty"`      // which limit, step mode
 	Interrupted  bool                `json:"interrupted,omitempty"`
 	Server       *serverUse          `json:"server,omitempty"`
 }
 
 func newStepReport(n int, rate float64, d time.Duration, mix []mixEntry, st *stepStats) stepReport {
-	r := stepReport{Step: n, Rate: rate, DurationS: d.Seconds(), Total: &figures{Outcomes: map[string]int64{}},
+	r := stepReport{Step: n, Rate: rate, DurationS: roundTo(d.Seconds(), 3), Total: &figures{Outcomes: map[string]int64{}},
 		ByKind: map[string]*figures{}, SendLagMS: latencyOf(&st.lag)}
 	for k, ks := range st.kinds {
 		f := &figures{Outcomes: map[string]int64{}}
@@ -340,9 +340,9 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 		st := newStepStats(len(mix))
 		t0 := time.Now()
 		smp.take()
-		l.step(ctx, r, d, st)
+		offered := l.step(ctx, r, d, st)
 		smp.take()
-		sr := newStepReport(n, r, d, mix, st)
+		sr := newStepReport(n, r, offered, mix, st)
 		sr.Interrupted = ctx.Err() != nil
 		sr.Server = smp.use(t0, time.Now())
 		if mode == "open" {
@@ -361,8 +361,10 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 		if er := sr.Total.ErrorRate * 100; er > *maxErrors {
 			exceeded = append(exceeded, fmt.Sprintf("errors %.2f %% > %g %%", er, *maxErrors))
 		}
-		within := len(exceeded) == 0 && !sr.Interrupted
-		sr.WithinLimits, sr.Exceeded = &within, strings.Join(exceeded, ", ")
+		within := len(exceeded) == 0
+		if !sr.Interrupted { // a cut-short step is not judged
+			sr.WithinLimits, sr.Exceeded = &within, strings.Join(exceeded, ", ")
+		}
 		rep.Steps = append(rep.Steps, sr)
 		printStep(out, sr, mix)
 		if sr.Interrupted {
@@ -389,6 +391,8 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 		if rep.Knee != nil {
 			fmt.Fprintf(out, "knee: %g requests/s offered (step %d): achieved %.1f/s, p99 %.1f ms, errors %.2f %% — stopped: %s\n",
 				rep.Knee.Rate, rep.Knee.Step, rep.Knee.AchievedRate, rep.Knee.P99MS, rep.Knee.ErrorRate*100, rep.Stopped)
+		} else if rep.Stopped == "interrupted" {
+			fmt.Fprintln(out, "knee: not found, interrupted during the first step")
 		} else {
 			fmt.Fprintf(out, "knee: none, the first step already exceeded the limits — stopped: %s\n", rep.Stopped)
 		}
@@ -466,6 +470,10 @@ func printStep(w io.Writer, s stepReport, mix []mixEntry) {
 	}
 	line("total", t)
 	fmt.Fprintf(w, "  send lag (this tool): p99 %.2f ms, max %.2f ms\n", s.SendLagMS.P99, s.SendLagMS.Max)
+	if lagTooLarge(s) {
+		fmt.Fprintf(w, "  WARNING: this tool sent requests late (p99 %.1f ms after their due time): the latencies include that; "+
+			"the machine, not only the server, was short of CPU\n", s.SendLagMS.P99)
+	}
 	if u := s.Server; u != nil {
 		fmt.Fprintf(w, "  server (%s, %d samples): RSS max %.0f MB, mean %.0f MB; CPU %.1f s (%.2f cores)",
 			u.Source, u.Samples, u.RSSMaxMB, u.RSSMeanMB, u.CPUSeconds, u.CPUCores)
@@ -477,6 +485,13 @@ func printStep(w io.Writer, s stepReport, mix []mixEntry) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// lagTooLarge says whether this tool's own lateness makes up a good part
+// of the latencies: a p99 send lag above 10 ms and above a tenth of the
+// p99 latency.
+func lagTooLarge(s stepReport) bool {
+	return s.SendLagMS.P99 > 10 && s.SendLagMS.P99 > s.Total.Latency.P99/10
 }
 
 // outcomesText lists outcomes by count, the largest first.

@@ -298,6 +298,34 @@ func TestOpenSkipsStatusBeforeTheFirstReceipt(t *testing.T) {
 	}
 }
 
+// Ctrl-C ends a run early; the report covers the time until then.
+func TestOpenReportsAnInterruptedRun(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	file := filepath.Join(t.TempDir(), "run.json")
+	start := time.Now()
+	err := run(ctx, []string{"step", "-base", s.URL, "-rate", "100", "-step-duration", "5s", "-warmup", "0s", "-mix", "zone=1", "-metrics", "off", "-out", file}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v after the interruption at 500ms", d)
+	}
+	var rep runReport
+	b, _ := os.ReadFile(file)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stopped != "interrupted" || len(rep.Steps) != 1 || !rep.Steps[0].Interrupted || rep.Knee != nil {
+		t.Fatalf("stopped %q, %d steps, knee %v; want one interrupted step and no knee", rep.Stopped, len(rep.Steps), rep.Knee)
+	}
+	if st := rep.Steps[0]; st.DurationS < 0.4 || st.DurationS > 0.6 || st.Total.OfferedRate < 90 || st.Total.OfferedRate > 110 {
+		t.Errorf("duration %gs, offered %g/s; want about 0.5 s at 100/s", st.DurationS, st.Total.OfferedRate)
+	}
+}
+
 func TestOutcomeOf(t *testing.T) {
 	with := func(code int, retryAfter string) *http.Response {
 		h := http.Header{}

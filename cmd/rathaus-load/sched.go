@@ -144,8 +144,9 @@ func newOpenClient(maxInFlight int) *http.Client {
 // step offers rate requests per second for d and returns once every
 // request it sent has its outcome (each within l.timeout). Successes
 // answered before start+d count towards the throughput. When ctx ends,
-// no further request is sent; those already sent still finish.
-func (l *loader) step(ctx context.Context, rate float64, d time.Duration, st *stepStats) {
+// no further request is sent; those already sent still finish. It returns
+// how long it offered load: d, or less when ctx ended.
+func (l *loader) step(ctx context.Context, rate float64, d time.Duration, st *stepStats) (offered time.Duration) {
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	period := float64(time.Second) / rate
 	start := time.Now()
@@ -153,6 +154,7 @@ func (l *loader) step(ctx context.Context, rate float64, d time.Duration, st *st
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var wg sync.WaitGroup
+	offered = d
 dispatch:
 	for i := 0; ; i++ {
 		due := start.Add(time.Duration(float64(i) * period))
@@ -163,10 +165,12 @@ dispatch:
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
+				offered = time.Since(start)
 				break dispatch
 			case <-timer.C:
 			}
 		} else if ctx.Err() != nil {
+			offered = time.Since(start)
 			break dispatch
 		}
 		if l.pause != nil {
@@ -190,6 +194,7 @@ dispatch:
 		}()
 	}
 	wg.Wait()
+	return offered
 }
 
 // do sends one request due at due and records its outcome.

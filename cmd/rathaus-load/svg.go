@@ -64,6 +64,9 @@ func writeChart(w io.Writer, rep runReport) error {
 	title := fmt.Sprintf("rathaus-load %s: %s, mix %s", rep.Config.Mode, rep.Config.Base, mixText(rep.Config.Mix))
 	p(`<text x="%d" y="24" text-anchor="middle" font-size="15" font-weight="bold">%s</text>`+"\n", width/2, esc(title))
 	sub := fmt.Sprintf("%s per step, started %s", rep.Config.Duration, rep.Started.Format("2006-01-02 15:04 MST"))
+	if rep.Config.Mode == "open" {
+		sub = fmt.Sprintf("%s at %g requests/s, started %s", rep.Config.Duration, rep.Config.Rate, rep.Started.Format("2006-01-02 15:04 MST"))
+	}
 	if rep.Knee != nil {
 		sub += fmt.Sprintf(" — knee at %g requests/s", rep.Knee.Rate)
 	}
