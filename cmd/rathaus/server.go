@@ -315,7 +315,17 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		func() float64 { return float64(refused.Load()) })); err != nil {
 		return nil, err
 	}
+	clientRates, err := web.ParseClientRates(cfg.ClientRate)
+	if err != nil {
+		return nil, fmt.Errorf("RATHAUS_CLIENT_RATE: %w", err)
+	}
+	proxies, err := web.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("RATHAUS_TRUSTED_PROXIES: %w", err)
+	}
+	limiter := web.NewClientLimiter(web.ClientLimitOptions{Rates: clientRates, TrustedProxies: proxies})
 	if err := errors.Join(
+		metrics.Register(limiter),
 		metrics.Register(collectors.NewDBStatsCollector(db.Read(), "read")),
 		metrics.Register(jobs.Collector(db)),
 	); err != nil {
@@ -374,7 +384,8 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		sf.parking.Staff = sf.staff // nil: the clerks' pages take the casework key (serve without staff sign-in)
 	}
 	mux := web.NewRouter(onError)
-	routes(mux, db, assets, metrics, sf)
+	limited := web.NewClientRoutes(mux, clientLimitedRoutes)
+	routes(limited, db, assets, metrics, sf)
 
 	chain := web.Chain(
 		web.RequestID,
@@ -382,6 +393,7 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		metrics.Middleware,
 		web.SecurityHeaders(web.SecurityOptions{HSTS: cfg.TrustProxyTLS}),
 		web.Recover(onError),
+		limiter.Middleware(limited.Class, onError),
 		web.Admission(int(cfg.MaxInFlight), cfg.AdmissionWait, func(r *http.Request) bool {
 			p := r.URL.Path
 			return p == "/healthz" || p == "/readyz" || p == "/metrics" || strings.HasPrefix(p, "/static/")
@@ -396,6 +408,24 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		web.Timeout(cfg.RequestTimeout),
 	)
 	return chain(mux), nil
+}
+
+// clientLimitedRoutes are the expensive routes anyone can call, limited
+// per client by RATHAUS_CLIENT_RATE (web.ClientLimiter): a citizen's
+// application, the unauthenticated lookups and the document upload. Not
+// limited: the workbench and the casework and enforcement API (signed-in
+// staff or an API key; enforcement has its own limit per key), the pages
+// and API a citizen opens with Aktenzeichen and access code, the payment
+// provider's callbacks, zones and OGC API (open data), health, metrics and
+// static files. Every POST of the form counts, the check before the
+// summary too.
+var clientLimitedRoutes = map[string]web.ClientClass{
+	"POST /bewohnerparken/antrag":                            web.Submit,
+	"POST /api/v1/municipalities/{ars}/parking/applications": web.Submit,
+	"POST /zonen": web.Lookup,
+	"GET /api/v1/municipalities/{ars}/zone-lookup":       web.Lookup,
+	"GET /pruefen/{token}":                               web.Lookup,
+	"POST /bewohnerparken/status/{reference}/unterlagen": web.Upload,
 }
 
 // surfaces are the HTTP handlers of the features; nil ones are not served.

@@ -26,6 +26,7 @@ import (
 	"opencode.de/rathaus/rathaus/internal/documents"
 	"opencode.de/rathaus/rathaus/internal/store"
 	"opencode.de/rathaus/rathaus/internal/vault"
+	"opencode.de/rathaus/rathaus/internal/web"
 )
 
 // Config is the effective configuration of one process.
@@ -42,6 +43,8 @@ type Config struct {
 	RequestTimeout     time.Duration // per request
 	MaxInFlight        int64         // requests served at once (admission control)
 	AdmissionWait      time.Duration // how long a request waits for a slot before 503
+	ClientRate         string        // per-client limits on expensive requests (web.ParseClientRates)
+	TrustedProxies     string        // CIDRs of proxies whose X-Forwarded-For names the client
 	ShutdownTimeout    time.Duration // for in-flight requests on SIGTERM
 	UnsafeNoDurability bool          // allow a database that may lose commits (tests only)
 	AutoMigrate        bool          // apply migrations at start
@@ -136,6 +139,7 @@ func Defaults(mode Mode) Config {
 		RequestTimeout:    30 * time.Second,
 		MaxInFlight:       256,
 		AdmissionWait:     500 * time.Millisecond,
+		ClientRate:        web.DefaultClientRate,
 		ShutdownTimeout:   20 * time.Second,
 		AutoMigrate:       true,
 		JobWorkers:        16,
@@ -218,6 +222,10 @@ func (c *Config) options() []*option {
 	add(o("max-in-flight", "RATHAUS_MAX_IN_FLIGHT", "requests served at once; beyond it a request waits RATHAUS_ADMISSION_WAIT for a slot and is then answered 503 with Retry-After (admission control; health, metrics and static files always pass)", public, s, g))
 	s, g = dur(&c.AdmissionWait)
 	add(o("admission-wait", "RATHAUS_ADMISSION_WAIT", "how long a request waits for a slot when RATHAUS_MAX_IN_FLIGHT requests are being served", public, s, g))
+	s, g = str(&c.ClientRate)
+	add(o("client-rate", "RATHAUS_CLIENT_RATE", `per-client limits on expensive requests: "off", or CLASS=N/PER[:BURST],… for the classes submit (applications), lookup (address → zone, permit verification) and upload (documents); classes not named keep their default (`+web.DefaultClientRate+`); over the limit: 429 with Retry-After; clients on loopback are not limited`, public, s, g))
+	s, g = str(&c.TrustedProxies)
+	add(o("trusted-proxies", "RATHAUS_TRUSTED_PROXIES", "comma-separated networks (CIDR) of the reverse proxies in front of Rathaus: only from them is X-Forwarded-For read to find the client of RATHAUS_CLIENT_RATE; default none (the peer is the client)", public, s, g))
 	s, g = dur(&c.ShutdownTimeout)
 	add(o("shutdown-timeout", "RATHAUS_SHUTDOWN_TIMEOUT", "time for in-flight requests on shutdown", public, s, g))
 	s, g = boolean(&c.AutoMigrate)
@@ -390,6 +398,12 @@ func (c *Config) Validate(mode Mode) error {
 	}
 	if c.AdmissionWait < 0 || c.AdmissionWait > time.Minute {
 		p = append(p, fmt.Sprintf("RATHAUS_ADMISSION_WAIT %s: erlaubt sind 0 bis 1m", c.AdmissionWait))
+	}
+	if _, err := web.ParseClientRates(c.ClientRate); err != nil {
+		p = append(p, fmt.Sprintf("RATHAUS_CLIENT_RATE %q: %v", c.ClientRate, err))
+	}
+	if _, err := web.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		p = append(p, fmt.Sprintf("RATHAUS_TRUSTED_PROXIES: %v", err))
 	}
 	if c.ParkingTargetDays < 1 || c.ParkingTargetDays > 60 {
 		p = append(p, fmt.Sprintf("RATHAUS_PARKING_TARGET_DAYS %d: erlaubt sind 1 bis 60 Arbeitstage", c.ParkingTargetDays))
