@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,6 +257,9 @@ func (s *sampler) use(from, to time.Time) *serverUse {
 	if len(in) == 0 {
 		return nil
 	}
+	// The ticker's samples and the ones taken at a step's start and end
+	// may be appended out of order.
+	slices.SortFunc(in, func(a, b sample) int { return a.at.Compare(b.at) })
 	u := &serverUse{Samples: len(in), DBInUseMaxByPool: map[string]float64{}}
 	var first, last *sample
 	var nRSS, nDB int
