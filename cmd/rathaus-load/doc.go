@@ -68,7 +68,8 @@
 // (503 with Retry-After: admission control), other 5xx by code, timeout,
 // connection_error, client_overrun. Errors are all outcomes but 2xx and
 // 3xx (and skipped); the latency covers every request sent, whatever its
-// outcome. The server's resource use comes from its Prometheus endpoint
+// outcome, and "ok p99" (latency_ok_ms in the JSON) that of the admitted
+// requests (2xx, 3xx) alone — what overload does to those who get in. The server's resource use comes from its Prometheus endpoint
 // (-metrics, every second): RSS, CPU seconds, database connections in use,
 // admission refusals; -pid PID reads RSS and CPU from /proc/PID instead.
 //

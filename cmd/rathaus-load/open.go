@@ -123,8 +123,10 @@ type figures struct {
 	ErrorRate    float64          `json:"error_rate"`
 	AchievedRate float64          `json:"achieved_rate"`
 	Latency      latencyMS        `json:"latency_ms"`
+	LatencyOK    latencyMS        `json:"latency_ok_ms"` // of the admitted requests (2xx, 3xx) only
 	Outcomes     map[string]int64 `json:"outcomes"`
 	lat          histogram
+	okLat        histogram
 	okInWindow   int64
 }
 
@@ -145,6 +147,7 @@ func (f *figures) add(ks *kindStats) {
 	}
 	f.okInWindow += ks.okInWindow
 	f.lat.merge(&ks.lat)
+	f.okLat.merge(&ks.okLat)
 }
 
 func (f *figures) finish(d time.Duration) {
@@ -155,6 +158,7 @@ func (f *figures) finish(d time.Duration) {
 		f.ErrorRate = roundTo(float64(f.Errors)/float64(n), 6)
 	}
 	f.Latency = latencyOf(&f.lat)
+	f.LatencyOK = latencyOf(&f.okLat)
 }
 
 // stepReport is one step of the run.
@@ -459,11 +463,12 @@ func printStep(w io.Writer, s stepReport, mix []mixEntry) {
 	}
 	fmt.Fprintf(w, "step %d: %g/s offered for %gs: achieved %.1f/s, errors %.2f %% (%d of %d)%s\n",
 		s.Step, s.Rate, s.DurationS, t.AchievedRate, t.ErrorRate*100, t.Errors, t.Due-t.Outcomes[outSkipped], verdict)
-	fmt.Fprintf(w, "  %-10s %9s %9s  %9s %9s %9s %9s %9s  %s\n", "kind", "offered/s", "ok/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "outcomes")
+	fmt.Fprintf(w, "  %-10s %9s %9s  %9s %9s %9s %9s %9s %9s  %s\n", "kind", "offered/s", "ok/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+		"ok p99", "outcomes")
 	line := func(name string, f *figures) {
 		l := f.Latency
-		fmt.Fprintf(w, "  %-10s %9.1f %9.1f  %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", name, f.OfferedRate, f.AchievedRate,
-			l.P50, l.P90, l.P99, l.P999, l.Max, outcomesText(f.Outcomes))
+		fmt.Fprintf(w, "  %-10s %9.1f %9.1f  %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", name, f.OfferedRate, f.AchievedRate,
+			l.P50, l.P90, l.P99, l.P999, l.Max, f.LatencyOK.P99, outcomesText(f.Outcomes))
 	}
 	for _, m := range mix {
 		line(m.Kind, s.ByKind[m.Kind])

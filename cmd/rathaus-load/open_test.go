@@ -422,3 +422,18 @@ func TestOpenFlagsAndHelp(t *testing.T) {
 		}
 	}
 }
+
+// The admitted requests' latency leaves out refusals and errors.
+func TestLatencyOfAdmittedOnly(t *testing.T) {
+	st := newStepStats(1)
+	st.answered(0, "2xx", 10*time.Millisecond, 0, true)
+	st.answered(0, "2xx", 20*time.Millisecond, 0, true)
+	st.answered(0, "refused", 900*time.Millisecond, 0, true)
+	r := newStepReport(1, 3, time.Second, []mixEntry{{Kind: "zone"}}, st)
+	if got := r.Total.LatencyOK.Max; got < 19.9 || got > 20.1 {
+		t.Errorf("admitted max = %v ms, want 20", got)
+	}
+	if got := r.Total.Latency.Max; got < 890 {
+		t.Errorf("all max = %v ms, want 900", got)
+	}
+}

@@ -69,7 +69,8 @@ func outcomeOf(res *http.Response, err error) string {
 // kindStats are the figures of one kind of request in one step.
 type kindStats struct {
 	due        int64 // requests due (offered), sent or not
-	lat        histogram
+	lat        histogram // every answered request
+	okLat      histogram // the admitted ones: 2xx and 3xx
 	outcomes   map[string]int64
 	okInWindow int64 // successes answered before the step's end: the throughput
 }
@@ -106,8 +107,11 @@ func (s *stepStats) answered(k int, outcome string, lat, lag time.Duration, inWi
 	ks.due++
 	ks.outcomes[outcome]++
 	ks.lat.record(lat)
-	if inWindow && isOK(outcome) {
-		ks.okInWindow++
+	if isOK(outcome) {
+		ks.okLat.record(lat)
+		if inWindow {
+			ks.okInWindow++
+		}
 	}
 	s.lag.record(lag)
 }
