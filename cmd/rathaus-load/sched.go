@@ -68,7 +68,7 @@ func outcomeOf(res *http.Response, err error) string {
 
 // kindStats are the figures of one kind of request in one step.
 type kindStats struct {
-	due        int64 // requests due (offered), sent or not
+	due        int64     // requests due (offered), sent or not
 	lat        histogram // every answered request
 	okLat      histogram // the admitted ones: 2xx and 3xx
 	outcomes   map[string]int64
