@@ -93,10 +93,11 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 
 	// Listen before wiring the features: the payment provider and the
 	// permits need the server's own URL, which port 0 only tells now.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	ln := web.NewConnLimit(tcp, int(cfg.MaxConnections), cfg.TLSCert == "")
 	serving := false
 	defer func() {
 		if !serving {
@@ -202,7 +203,7 @@ func runServer(ctx context.Context, m mode, args []string, getenv func(string) s
 		return err
 	}
 	staffSignIn := newSignIn(m, &cfg, db, logger, base)
-	handler, err := newHandler(&cfg, db, svc, park, staffSignIn, logger, m)
+	handler, err := newHandler(&cfg, db, svc, park, staffSignIn, logger, m, ln)
 	if err != nil {
 		return err
 	}
@@ -291,7 +292,7 @@ func displayAddr(addr string) string {
 
 // newHandler builds the whole HTTP surface: all routes, then the middleware
 // chain, composed once.
-func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkingFeature, staffSignIn *signIn, logger *slog.Logger, m mode) (http.Handler, error) {
+func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkingFeature, staffSignIn *signIn, logger *slog.Logger, m mode, conns *web.ConnLimit) (http.Handler, error) {
 	assets, err := web.NewAssets()
 	if err != nil {
 		return nil, err
@@ -314,6 +315,17 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		Help: "Requests answered 503 because RATHAUS_MAX_IN_FLIGHT requests were being served (admission control)."},
 		func() float64 { return float64(refused.Load()) })); err != nil {
 		return nil, err
+	}
+	if conns != nil {
+		if err := errors.Join(
+			metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rathaus_connections_refused_total",
+				Help: "Connections answered 503 and closed because RATHAUS_MAX_CONNECTIONS were open."},
+				func() float64 { return float64(conns.Refused()) })),
+			metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rathaus_connections_open",
+				Help: "HTTP connections open."}, func() float64 { return float64(conns.Open()) })),
+		); err != nil {
+			return nil, err
+		}
 	}
 	clientRates, err := web.ParseClientRates(cfg.ClientRate)
 	if err != nil {

@@ -42,6 +42,7 @@ type Config struct {
 	BodyLimit          int64         // bytes per request body
 	RequestTimeout     time.Duration // per request
 	MaxInFlight        int64         // requests served at once (admission control)
+	MaxConnections     int64         // connections open at once; beyond: 503 and close
 	AdmissionWait      time.Duration // how long a request waits for a slot before 503
 	ClientRate         string        // per-client limits on expensive requests (web.ParseClientRates)
 	TrustedProxies     string        // CIDRs of proxies whose X-Forwarded-For names the client
@@ -138,6 +139,7 @@ func Defaults(mode Mode) Config {
 		ParkingTargetDays: 5,
 		RequestTimeout:    30 * time.Second,
 		MaxInFlight:       256,
+		MaxConnections:    4096,
 		AdmissionWait:     500 * time.Millisecond,
 		ClientRate:        web.DefaultClientRate,
 		ShutdownTimeout:   20 * time.Second,
@@ -220,6 +222,8 @@ func (c *Config) options() []*option {
 	add(o("request-timeout", "RATHAUS_REQUEST_TIMEOUT", "maximum duration of one request", public, s, g))
 	s, g = integer(&c.MaxInFlight)
 	add(o("max-in-flight", "RATHAUS_MAX_IN_FLIGHT", "requests served at once; beyond it a request waits RATHAUS_ADMISSION_WAIT for a slot and is then answered 503 with Retry-After (admission control; health, metrics and static files always pass)", public, s, g))
+	s, g = integer(&c.MaxConnections)
+	add(o("max-connections", "RATHAUS_MAX_CONNECTIONS", "connections open at once; a connection beyond it gets 503 with Retry-After (on HTTPS: is closed) at once, so that memory stays bounded however many clients connect", public, s, g))
 	s, g = dur(&c.AdmissionWait)
 	add(o("admission-wait", "RATHAUS_ADMISSION_WAIT", "how long a request waits for a slot when RATHAUS_MAX_IN_FLIGHT requests are being served", public, s, g))
 	s, g = str(&c.ClientRate)
@@ -395,6 +399,9 @@ func (c *Config) Validate(mode Mode) error {
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 100_000 {
 		p = append(p, fmt.Sprintf("RATHAUS_MAX_IN_FLIGHT %d: erlaubt sind 1 bis 100000", c.MaxInFlight))
+	}
+	if c.MaxConnections < 16 || c.MaxConnections > 1_000_000 {
+		p = append(p, fmt.Sprintf("RATHAUS_MAX_CONNECTIONS %d: erlaubt sind 16 bis 1000000", c.MaxConnections))
 	}
 	if c.AdmissionWait < 0 || c.AdmissionWait > time.Minute {
 		p = append(p, fmt.Sprintf("RATHAUS_ADMISSION_WAIT %s: erlaubt sind 0 bis 1m", c.AdmissionWait))

@@ -173,6 +173,7 @@ func TestParkingOptions(t *testing.T) {
 		{"document key too short", Serve, map[string]string{"RATHAUS_DOCUMENT_KEYS": "c2hvcnQ="}, `RATHAUS_DOCUMENT_KEYS: Schlüssel 1 hat 5 Bytes, erwartet sind 32`},
 		{"previous signing keys not PEM", Serve, map[string]string{"RATHAUS_PARKING_PREVIOUS_KEYS": "kein PEM"}, `RATHAUS_PARKING_PREVIOUS_KEYS: no PEM public key found`},
 		{"max in flight zero", Serve, map[string]string{"RATHAUS_MAX_IN_FLIGHT": "0"}, `RATHAUS_MAX_IN_FLIGHT 0: erlaubt sind 1 bis 100000`},
+		{"max connections too few", Serve, map[string]string{"RATHAUS_MAX_CONNECTIONS": "8"}, `RATHAUS_MAX_CONNECTIONS 8: erlaubt sind 16 bis 1000000`},
 		{"registers typo", Serve, map[string]string{"RATHAUS_PARKING_REGISTERS": "Demo"}, `RATHAUS_PARKING_REGISTERS "Demo": erlaubt sind amtsnetz`},
 		{"options without registers", Serve, map[string]string{"RATHAUS_PARKING_REGISTERS": ""},
 			"RATHAUS_PARKING_MUNICIPALITY, RATHAUS_PARKING_SIGNING_KEY, RATHAUS_PARKING_AUTHORITY, RATHAUS_PAYMENT_PROVIDER, RATHAUS_PAYMENT_SECRET gesetzt, aber RATHAUS_PARKING_REGISTERS nicht"},

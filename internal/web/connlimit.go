@@ -1,0 +1,79 @@
+package web
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ConnLimit is a listener that keeps at most Max connections open. Beyond
+// that, a new connection gets a short "503 Service Unavailable" with
+// Retry-After and is closed at once (on a TLS listener it is only closed,
+// because the answer would have to be encrypted): it costs a write, not a
+// goroutine, buffers and a slot in the admission queue. Admission control
+// (Admission) bounds the requests being served; this bounds the
+// connections, so that the memory of a server flooded by clients that open
+// ever more connections stays bounded too.
+type ConnLimit struct {
+	net.Listener
+	Max   int
+	Plain bool // HTTP without TLS: refused connections get the 503 text
+
+	open    atomic.Int64
+	refused atomic.Int64
+}
+
+// NewConnLimit wraps ln. plain: the server speaks HTTP without TLS.
+func NewConnLimit(ln net.Listener, max int, plain bool) *ConnLimit {
+	return &ConnLimit{Listener: ln, Max: max, Plain: plain}
+}
+
+// connRefusal is the whole answer to a connection over the limit.
+var connRefusal = func() []byte {
+	body := "Rathaus ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Sekunden noch einmal.\n"
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Cache-Control: no-store\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+// Accept returns the next connection within the limit; those over it are
+// answered and closed here.
+func (l *ConnLimit) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) <= int64(l.Max) {
+			return &limitedConn{Conn: c, l: l}, nil
+		}
+		l.open.Add(-1)
+		l.refused.Add(1)
+		if l.Plain {
+			// The request is not read: the answer goes out and the
+			// connection closes; a client that is still sending gets a
+			// reset, which is what an overloaded server may give.
+			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			c.Write(connRefusal)
+		}
+		c.Close()
+	}
+}
+
+// Open is the number of connections open now.
+func (l *ConnLimit) Open() int64 { return l.open.Load() }
+
+// Refused is the number of connections refused over the limit.
+func (l *ConnLimit) Refused() int64 { return l.refused.Load() }
+
+type limitedConn struct {
+	net.Conn
+	l    *ConnLimit
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
+}
