@@ -92,8 +92,14 @@ func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error
 
 func (s *Service) check(ctx context.Context, id string) error {
 	row, err := getApp(ctx, s.db.Read(), s.db.Engine, "id", id, false)
-	if err != nil {
+	if errs.Is(err, errs.NotFound) {
 		return river.JobCancel(err)
+	}
+	if err != nil {
+		// The database did not answer (a restart, a lost connection): the
+		// application is still there, so River tries again. Cancelling
+		// here left it "eingegangen" for good.
+		return err
 	}
 	switch {
 	case row.Status == Received || row.Status == Checking:
