@@ -224,6 +224,7 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 	rate := fs.Float64("rate", 100, "requests per second (step: of the first step)")
 	mixFlag := fs.String("mix", "submit=1,status=4,zone=4", "kinds of request with relative weights: "+strings.Join(mixKinds, ", "))
 	warm := fs.Duration("warmup", 2*time.Second, "load at the (first) rate before measuring, not counted")
+	conns := fs.Int("conns", 0, "connections to the server at most (0: as many as requests outstanding); requests beyond wait for one, and the wait counts in their latency")
 	maxInFlight := fs.Int("max-in-flight", 10000, "outstanding requests at most; a request due beyond it is not sent but counted as client_overrun")
 	timeout := fs.Duration("timeout", 10*time.Second, "a request without an answer after this long counts as timeout")
 	outFile := fs.String("out", "", "write the report as JSON to this file and a chart as SVG next to it (FILE.svg)")
@@ -263,7 +264,7 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 	if err != nil {
 		return err
 	}
-	if *rate <= 0 || *rate > 1e6 || *maxInFlight < 1 || *timeout <= 0 || *warm < 0 || *validShare < 0 || *validShare > 1 || *permits < 0 {
+	if *rate <= 0 || *rate > 1e6 || *maxInFlight < 1 || *conns < 0 || *timeout <= 0 || *warm < 0 || *validShare < 0 || *validShare > 1 || *permits < 0 {
 		return fmt.Errorf("-rate must be in (0, 1000000], -max-in-flight ≥ 1, -timeout > 0, -warmup ≥ 0, -permits ≥ 0, -valid-share in [0, 1]")
 	}
 	cfg := openConfig{Mode: mode, Base: base, ARS: *ars, Mix: mix, Rate: *rate, Warmup: warm.String(), MaxInFlight: *maxInFlight,
@@ -310,7 +311,7 @@ func runOpen(ctx context.Context, mode string, args []string, out, errOut io.Wri
 	if err != nil {
 		return err
 	}
-	l := &loader{client: newOpenClient(*maxInFlight), gen: gen, maxInFlight: int64(*maxInFlight), timeout: *timeout}
+	l := &loader{client: newOpenClient(*maxInFlight, *conns), gen: gen, maxInFlight: int64(*maxInFlight), timeout: *timeout}
 	defer l.client.CloseIdleConnections()
 
 	smp := newSampler(cfg.Metrics, *pid)

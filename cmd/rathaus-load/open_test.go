@@ -122,7 +122,7 @@ func TestOpenCountsAStallOfTheToolFromTheDueTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &generator{mix: []mixEntry{{Kind: kindZone, Weight: 1}}, cum: []float64{1}, base: s.URL, zonePaths: paths}
-	l := &loader{client: newOpenClient(100), gen: g, maxInFlight: 10000, timeout: 5 * time.Second,
+	l := &loader{client: newOpenClient(100, 0), gen: g, maxInFlight: 10000, timeout: 5 * time.Second,
 		pause: func(i int) {
 			if i == 50 {
 				time.Sleep(time.Second)

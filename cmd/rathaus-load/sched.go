@@ -128,17 +128,25 @@ type loader struct {
 	pause func(i int)
 }
 
-// newOpenClient is the HTTP client of the open model: no limit on
-// connections (each outstanding request may hold one, as each citizen's
-// browser does), many idle connections kept for reuse, no redirects
-// followed (the status lookup's 303 is its answer).
-func newOpenClient(maxInFlight int) *http.Client {
+// newOpenClient is the HTTP client of the open model: by default no limit
+// on connections (each outstanding request may hold one, as each
+// citizen's browser does), many idle connections kept for reuse, no
+// redirects followed (the status lookup's 303 is its answer). conns > 0
+// caps the connections (-conns): requests beyond wait in this tool for
+// one, and that wait is part of their latency (measured from the due
+// time) — for overload runs on one machine, where opening and closing
+// thousands of connections would cost the tool more than the server.
+func newOpenClient(maxInFlight, conns int) *http.Client {
 	idle := min(maxInFlight, 4096)
+	if conns > 0 {
+		idle = conns
+	}
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        idle,
 		MaxIdleConnsPerHost: idle,
+		MaxConnsPerHost:     max(conns, 0),
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &http.Client{Transport: tr,

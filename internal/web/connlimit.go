@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -21,8 +22,10 @@ type ConnLimit struct {
 	Max   int
 	Plain bool // HTTP without TLS: refused connections get the 503 text
 
-	open    atomic.Int64
-	refused atomic.Int64
+	open     atomic.Int64
+	refused  atomic.Int64
+	once     sync.Once
+	refusers chan struct{}
 }
 
 // NewConnLimit wraps ln. plain: the server speaks HTTP without TLS.
@@ -50,15 +53,39 @@ func (l *ConnLimit) Accept() (net.Conn, error) {
 		}
 		l.open.Add(-1)
 		l.refused.Add(1)
-		if l.Plain {
-			// The request is not read: the answer goes out and the
-			// connection closes; a client that is still sending gets a
-			// reset, which is what an overloaded server may give.
-			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			c.Write(connRefusal)
+		if !l.Plain {
+			c.Close()
+			continue
 		}
-		c.Close()
+		// The answer goes out, then the connection is half-closed and
+		// what the client sent is read away briefly before the close: a
+		// close with unread data would send a reset, which can destroy
+		// the answer before the client reads it. At most refusers of
+		// these run at once; beyond that a connection is just closed.
+		select {
+		case l.refusing() <- struct{}{}:
+			go func() {
+				defer func() { <-l.refusers }()
+				c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+				c.Write(connRefusal)
+				if tc, ok := c.(interface{ CloseWrite() error }); ok {
+					tc.CloseWrite()
+				}
+				io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+				c.Close()
+			}()
+		default:
+			c.Close()
+		}
 	}
+}
+
+// refusers bounds the goroutines that answer refused connections.
+const refusers = 256
+
+func (l *ConnLimit) refusing() chan struct{} {
+	l.once.Do(func() { l.refusers = make(chan struct{}, refusers) })
+	return l.refusers
 }
 
 // Open is the number of connections open now.
