@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"opencode.de/rathaus/rathaus/internal/audit"
+	"opencode.de/rathaus/rathaus/internal/store"
 )
 
 // RecordRulesInForce writes an audit entry for each municipality whose
@@ -36,6 +37,14 @@ func (s *Service) RecordRulesInForce(ctx context.Context, actor, origin string) 
 		sum := sha256.Sum256(data)
 		digest := "sha256:" + hex.EncodeToString(sum[:])
 		err = s.db.Transact(ctx, func(tx *sql.Tx) error {
+			if s.db.Engine == store.Postgres {
+				// Replicas that start at once would each read "not yet
+				// recorded" before the other commits, and record it twice:
+				// the audit head's lock, taken before the read, orders them.
+				if _, err := tx.ExecContext(ctx, `SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE`); err != nil {
+					return err
+				}
+			}
 			var last string
 			err := tx.QueryRowContext(ctx, `SELECT reason FROM audit_log WHERE action = 'parking.rules_in_force' AND municipality = $1
 				ORDER BY seq DESC LIMIT 1`, ars).Scan(&last)
