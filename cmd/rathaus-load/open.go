@@ -83,11 +83,13 @@ func parseStep(s string) (stepSpec, error) {
 	return stepSpec{add: f}, nil
 }
 
+// next is the following step's rate, to 0.1/s (so that reports and charts
+// show 3968.6, not 3968.573866270718).
 func (s stepSpec) next(rate float64) float64 {
 	if s.factor > 0 {
-		return rate * s.factor
+		return roundTo(rate*s.factor, 1)
 	}
-	return rate + s.add
+	return roundTo(rate+s.add, 1)
 }
 
 // latencyMS are the percentiles of a histogram in milliseconds.

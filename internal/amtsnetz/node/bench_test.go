@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +22,8 @@ import (
 // nodes over mutual TLS on this machine: "signed+logged" is the Amtsnetz
 // call (Client.Call → Provider: sign, log at both ends, verify both
 // ways); "plain" is the same TLS connection and backend without signing
-// and logging, the baseline. 16 concurrent callers.
+// and logging, the baseline. 16 concurrent callers (8 per core;
+// RATHAUS_BENCH_PER_CORE=32 gives 64).
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, e := range storetest.Engines(b) {
 		b.Run(string(e), func(b *testing.B) {
@@ -30,7 +33,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				c := n.client(b)
 				c.Attempts, c.Threshold = 1, 1<<30
 				var failed atomic.Int64
-				b.SetParallelism(8) // 2 cores × 8 = 16 callers
+				b.SetParallelism(perCore()) // 2 cores × 8 = 16 callers by default
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -49,7 +52,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(n.consumer.TLSCertificate(), n.roots, "127.0.0.1"),
 					MaxIdleConnsPerHost: 64}}
 				var failed atomic.Int64
-				b.SetParallelism(8)
+				b.SetParallelism(perCore())
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -97,4 +100,12 @@ func setupBench(b *testing.B, e store.Engine) *benchNet {
 	go plain.ServeTLS(ln, "", "")
 	b.Cleanup(func() { plain.Close() })
 	return &benchNet{net3: n, plainAddr: ln.Addr().String()}
+}
+
+// perCore is the callers per core: RATHAUS_BENCH_PER_CORE, default 8.
+func perCore() int {
+	if v, err := strconv.Atoi(os.Getenv("RATHAUS_BENCH_PER_CORE")); err == nil && v > 0 {
+		return v
+	}
+	return 8
 }
