@@ -469,3 +469,38 @@ func TestDemoPageShowsTheOutbox(t *testing.T) {
 		}
 	}, Migrations)
 }
+
+// The send job cancels itself only when its message is gone. A message it
+// cannot read (the database is away) is tried again.
+func TestDeliverRetriesWhenTheMessageCannotBeRead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		srv := newFakeSMTP(t)
+		f := newFixture(t, db, srv.config(t, "rathaus"), false)
+		var cancel *river.JobCancelError
+
+		// Deleted with its case, or by retention: cancelled.
+		err := f.outbox.deliver(f.ctx, "mail_00000000000000000000000000000000", false)
+		if !errors.As(err, &cancel) || !errs.Is(err, errs.NotFound) {
+			t.Errorf("missing message: deliver = %v, want a cancel of a NotFound", err)
+		}
+
+		// A message another job has claimed, whose row cannot be read:
+		// SQLite's read pool is closed while the write pool answers
+		// (PostgreSQL has one pool for both, so the case is SQLite's).
+		if db.Engine != store.SQLite {
+			return
+		}
+		id := f.enqueue(t, message())
+		storetest.Exec(t, db, `UPDATE mail_outbox SET status = 'sending' WHERE id = $1`, id)
+		if err := db.Read().Close(); err != nil {
+			t.Fatal(err)
+		}
+		err = f.outbox.deliver(f.ctx, id, false)
+		if err == nil || errors.As(err, &cancel) {
+			t.Errorf("message not readable: deliver = %v, want an error River retries (not a cancel)", err)
+		}
+		if n := len(srv.messages()); n != 0 {
+			t.Errorf("server received %d messages, want 0", n)
+		}
+	}, Migrations)
+}

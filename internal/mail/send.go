@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"opencode.de/rathaus/rathaus/internal/errs"
 )
 
 // SendArgs is the job that sends one message.
@@ -55,8 +57,12 @@ func (o *Outbox) deliver(ctx context.Context, id string, last bool) error {
 		return err
 	}
 	if n == 0 {
-		if _, err := o.Get(ctx, id); err != nil {
+		_, err := o.Get(ctx, id)
+		if errs.Is(err, errs.NotFound) {
 			return river.JobCancel(err) // deleted with its case, or by retention
+		}
+		if err != nil {
+			return err // the database did not answer; the message may still be there
 		}
 		return nil // sent, being sent, kept or failed: never twice
 	}

@@ -487,8 +487,11 @@ func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundArgs]) err
 		return err
 	}
 	kz, err := s.termKassenzeichen(ctx, row)
+	if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Conflict) {
+		return river.JobCancel(err) // no term to refund against, now or later
+	}
 	if err != nil {
-		return river.JobCancel(err)
+		return err // the database did not answer; River tries again
 	}
 	ref, err := s.registers.Treasury.OrderRefund(ctx, s.purpose(row), "refund:"+r.PermitNumber, kz, r.AmountCents,
 		"Erstattung Bewohnerparkausweis "+r.PermitNumber)
@@ -509,12 +512,15 @@ func (s *Service) termKassenzeichen(ctx context.Context, row appRow) (string, er
 	for range 100 {
 		if row.Kind != KindChange && row.Kind != KindReissue {
 			if row.Kassenzeichen == "" {
-				return "", fmt.Errorf("application %s has no Kassenzeichen", row.Reference)
+				return "", errs.E(errs.Conflict, "Der Antrag %s hat kein Kassenzeichen.", row.Reference)
 			}
 			return row.Kassenzeichen, nil
 		}
 		var appID string
 		err := s.db.Read().QueryRowContext(ctx, `SELECT application_id FROM parking_permits WHERE number = $1`, row.ReplacesPermit.String).Scan(&appID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", errs.E(errs.NotFound, "Den von %s ersetzten Ausweis %s gibt es nicht.", row.Reference, row.ReplacesPermit.String)
+		}
 		if err != nil {
 			return "", fmt.Errorf("permit replaced by %s: %w", row.Reference, err)
 		}
@@ -522,5 +528,5 @@ func (s *Service) termKassenzeichen(ctx context.Context, row appRow) (string, er
 			return "", err
 		}
 	}
-	return "", errors.New("replacement chain too long")
+	return "", errs.E(errs.Conflict, "Die Kette der Ersatzausweise von %s ist zu lang.", row.Reference)
 }

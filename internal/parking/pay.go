@@ -240,8 +240,14 @@ func (w *paymentTimeoutWorker) Work(ctx context.Context, job *river.Job[PaymentT
 	now := s.now().UTC()
 	return s.db.Transact(ctx, func(tx *sql.Tx) error {
 		pay, err := getPayment(ctx, tx, job.Args.PaymentID)
+		if errs.Is(err, errs.NotFound) {
+			return river.JobCancel(err) // deleted by retention: nothing to release
+		}
 		if err != nil {
-			return river.JobCancel(err)
+			// The database did not answer: the payment is still there and
+			// River tries again. Cancelling here left the application
+			// "wartet auf Zahlung" for good.
+			return err
 		}
 		changed, err := setPaymentStatus(ctx, tx, pay.ID, "expired", now)
 		if err != nil || !changed {
