@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
+	"opencode.de/rathaus/rathaus/internal/store"
 )
 
 // Status returns the HTTP status code for an error kind. It is the one
@@ -101,7 +102,10 @@ type failure struct {
 // classify decides how to answer err. Errors without an errs.Kind are
 // Internal, except three causes the standard library reports in its own
 // types: a body over the limit (TooLarge), the request's deadline
-// (Unavailable: try again later) and a client that hung up.
+// (Unavailable: try again later) and a client that hung up; and a database
+// that went away mid-request (a lost connection, a server shutting down, a
+// full disk: store.Unavailable), which is Unavailable as when it cannot be
+// reached at all.
 func classify(r *http.Request, err error) failure {
 	var mna *errMethodNotAllowed
 	if errors.As(err, &mna) {
@@ -116,6 +120,9 @@ func classify(r *http.Request, err error) failure {
 	case errors.As(err, &mbe):
 		k = errs.TooLarge
 	case errors.Is(err, context.DeadlineExceeded):
+		k = errs.Unavailable
+	}
+	if k == errs.Internal && store.Unavailable(err) {
 		k = errs.Unavailable
 	}
 	info, ok := kinds[k]
