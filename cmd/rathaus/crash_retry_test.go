@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -28,47 +25,14 @@ func TestKillDuringConcurrentSubmissions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
-	n := 200
-	if os.Getenv("RATHAUS_OUTAGE_LONG") == "1" {
-		n = 1000
-	}
-	dir := t.TempDir()
-	bin := rathausBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	n := pick(200, 1000)
+	addr := freePort(t)
 	base := "http://" + addr
-	data := filepath.Join(dir, "data")
-	var procMu sync.Mutex
-	var proc *exec.Cmd
-	start := func() {
-		cmd := exec.Command(bin, "demo", "--listen", addr, "--data", data, "--log-level", "warn", "--job-rescue-after", "4s")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procMu.Lock()
-		proc = cmd
-		procMu.Unlock()
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for deadline := time.Now().Add(90 * time.Second); ; {
-			if res, err := http.Get(base + "/readyz"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == 200 {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("demo not ready:\n%s", out.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+	data := filepath.Join(t.TempDir(), "data")
+	start := func() *proc {
+		return startProc(t, []string{"demo", "--listen", addr, "--data", data, "--log-level", "warn", "--job-rescue-after", "4s"}, nil, addr)
 	}
-	start()
+	server1 := start()
 	var eligible []demoResident
 	for _, r := range residents(t, &server{base: base}) {
 		if r.Expect == "berechtigt" && len(r.Plates) > 0 {
@@ -126,10 +90,8 @@ func TestKillDuringConcurrentSubmissions(t *testing.T) {
 	for acked.Load() < int64(n/4) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	procMu.Lock()
-	proc.Process.Kill()
-	proc.Wait()
-	procMu.Unlock()
+	server1.cmd.Process.Kill()
+	<-server1.exited
 	killedAt := acked.Load()
 	start()
 	wg.Wait()

@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"opencode.de/rathaus/rathaus/internal/schema"
 	"opencode.de/rathaus/rathaus/internal/store"
@@ -24,42 +21,15 @@ func TestKillDuringChecksLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
-	dir := t.TempDir()
-	bin := rathausBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freePort(t)
 	base := "http://" + addr
-	data := filepath.Join(dir, "data")
-	startProc := func() *exec.Cmd {
-		// Jobs left "running" by the killed process are taken over after 4 s
-		// (production default: 15 min).
-		cmd := exec.Command(bin, "demo", "--listen", addr, "--data", data, "--log-level", "warn", "--job-rescue-after", "4s")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			res, err := http.Get(base + "/readyz")
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == 200 {
-					return cmd
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("demo not ready:\n%s", out.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+	data := filepath.Join(t.TempDir(), "data")
+	// Jobs left "running" by the killed process are taken over after 4 s
+	// (production default: 15 min).
+	start := func() *proc {
+		return startProc(t, []string{"demo", "--listen", addr, "--data", data, "--log-level", "warn", "--job-rescue-after", "4s"}, nil, addr)
 	}
-	proc := startProc()
+	first := start()
 	s := &server{base: base}
 	var eligible []demoResident
 	for _, r := range residents(t, s) {
@@ -108,10 +78,10 @@ func TestKillDuringChecksLosesNothing(t *testing.T) {
 	close(work)
 	wg.Wait()
 	// SIGKILL right after the last acknowledgement.
-	if err := proc.Process.Kill(); err != nil {
+	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	proc.Wait()
+	<-first.exited
 
 	// What the killed process left: some applications still undecided.
 	ctx := context.Background()
@@ -128,7 +98,7 @@ func TestKillDuringChecksLosesNothing(t *testing.T) {
 		t.Fatalf("after the kill %d applications are stored, %d were acknowledged", stored, len(receipts))
 	}
 
-	startProc()
+	start()
 	for _, rec := range receipts {
 		a := s.waitStatus(t, rec, "approved")
 		if a.Status != "approved" {

@@ -136,8 +136,15 @@ func startProc(t *testing.T, args, env []string, addr string) *proc {
 // launchProc starts the binary without waiting for it.
 func launchProc(t *testing.T, args, env []string, addr string) *proc {
 	t.Helper()
+	return launchCmd(t, append([]string{rathausBinary(t)}, args...), env, addr)
+}
+
+// launchCmd starts argv (the binary, or e.g. taskset running it) without
+// waiting for it; env nil: this process's environment.
+func launchCmd(t *testing.T, argv, env []string, addr string) *proc {
+	t.Helper()
 	p := &proc{out: &syncBuffer{}, base: "http://" + addr, exited: make(chan struct{})}
-	p.cmd = exec.Command(rathausBinary(t), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -151,7 +158,7 @@ func launchProc(t *testing.T, args, env []string, addr string) *proc {
 func (p *proc) mustBeReady(t *testing.T) {
 	t.Helper()
 	if !p.waitReady(90 * time.Second) {
-		t.Fatalf("rathaus %s not ready within 90 s (exited: %v):\n%s", strings.Join(p.cmd.Args[1:], " "), !p.alive(), p.out)
+		t.Fatalf("%s not ready within 90 s (exited: %v):\n%s", strings.Join(p.cmd.Args, " "), !p.alive(), p.out)
 	}
 }
 

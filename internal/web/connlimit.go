@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"strconv"
@@ -67,6 +68,10 @@ func (l *ConnLimit) Accept() (net.Conn, error) {
 			go func() {
 				defer func() { <-l.refusers }()
 				c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+				// The request head is read first: an HTTP client that
+				// finds an answer on a connection before it has sent
+				// its request discards it as unsolicited.
+				readHead(c)
 				c.Write(connRefusal)
 				if tc, ok := c.(interface{ CloseWrite() error }); ok {
 					tc.CloseWrite()
@@ -76,6 +81,20 @@ func (l *ConnLimit) Accept() (net.Conn, error) {
 			}()
 		default:
 			c.Close()
+		}
+	}
+}
+
+// readHead reads until the end of a request head (an empty line), at most
+// 8 KiB, or until the connection's deadline.
+func readHead(c net.Conn) {
+	var buf [8 << 10]byte
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if bytes.Contains(buf[max(0, n-m-3):n], []byte("\r\n\r\n")) || err != nil {
+			return
 		}
 	}
 }
