@@ -440,13 +440,33 @@ func (l *Log) Body(ctx context.Context, seq int64) ([]byte, error) {
 	return l.vault.Open(string(keyID), blob, []byte("amtsnetz_log\x00"+strconv.FormatInt(seq, 10)))
 }
 
-// Received reports whether a message ID from client was logged as
-// received (replay protection across restarts).
-func (l *Log) Received(ctx context.Context, client, messageID string) (bool, error) {
-	var n int
-	err := l.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM amtsnetz_log WHERE message_id = $1 AND client = $2 AND direction = 'in'`,
-		messageID, client).Scan(&n)
-	return n > 0, err
+// ReceivedSince returns client + "\x00" + message ID of every message
+// logged as received at or after since, for replay protection across
+// restarts. It reads the log backwards from its end and stops a minute
+// before since (records are appended in time order, give or take a
+// batch), so it costs the records of that window.
+func (l *Log) ReceivedSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := l.db.Read().QueryContext(ctx, `SELECT client, message_id, direction, at FROM amtsnetz_log ORDER BY seq DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	stop := since.Add(-time.Minute)
+	for rows.Next() {
+		var client, id, direction string
+		var at time.Time
+		if err := rows.Scan(&client, &id, &direction, &at); err != nil {
+			return nil, err
+		}
+		if at.Before(stop) {
+			break
+		}
+		if direction == In && id != "" && !at.Before(since) {
+			keys = append(keys, client+"\x00"+id)
+		}
+	}
+	return keys, rows.Err()
 }
 
 // ByReference returns the records of a file reference (Aktenzeichen),

@@ -205,3 +205,34 @@ func TestAppendAllKeepsAnExchangeTogether(t *testing.T) {
 		}
 	}, Migrations)
 }
+
+// ReceivedSince lists the requests received in the window, newest records
+// first, and stops reading before it.
+func TestReceivedSince(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l, err := Open(ctx, db, key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		clock := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+		l.now = func() time.Time { return clock }
+		in := func(i int) Record { r := record(i); r.Direction = In; return r }
+		l.Append(ctx, in(1), nil) // 10:00, outside the window
+		clock = clock.Add(20 * time.Minute)
+		l.Append(ctx, in(2), nil)     // 10:20
+		l.Append(ctx, record(3), nil) // an answer sent: not a received request
+		clock = clock.Add(time.Minute)
+		l.Append(ctx, in(4), nil) // 10:21
+		got, err := l.ReceivedSince(ctx, time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{in(4).Client + "\x00" + in(4).MessageID, in(2).Client + "\x00" + in(2).MessageID}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("ReceivedSince = %q, want %q", got, want)
+		}
+	}, Migrations)
+}

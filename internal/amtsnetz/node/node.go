@@ -136,7 +136,6 @@ type Provider struct {
 	mu    sync.Mutex
 	seen  map[string]time.Time // client + "\x00" + message ID → when, for replay protection
 	swept time.Time            // last removal of expired entries from seen
-	since time.Time            // seen holds the IDs taken since then
 }
 
 func (p *Provider) now() time.Time {
@@ -159,16 +158,25 @@ func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, status int, re
 	problem(w, status, reason)
 }
 
-// seenBefore records a message ID and reports whether it was there, and
-// since when IDs are recorded (the first request of this process). IDs
-// older than twice the allowed clock skew are forgotten, in one sweep at
-// most every few seconds (older messages are refused by their time anyway).
-func (p *Provider) seenBefore(client, id string, now time.Time) (bool, time.Time) {
+// seenBefore records a message ID and reports whether it was there. At
+// a process's first request the memory is filled from the log with every
+// request taken within twice the allowed clock skew, so a message sent
+// again across a restart is recognised without a lookup per request. IDs
+// older than that are forgotten, in one sweep at most every few seconds
+// (older messages are refused by their time anyway). A node's log has one
+// writer process; replicas of a provider node would not see each other's IDs.
+func (p *Provider) seenBefore(ctx context.Context, client, id string, now time.Time) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
-		p.seen = map[string]time.Time{}
-		p.since = now
+		keys, err := p.Log.ReceivedSince(ctx, now.Add(-2*message.MaxSkew))
+		if err != nil {
+			return false, err
+		}
+		p.seen = make(map[string]time.Time, len(keys))
+		for _, k := range keys {
+			p.seen[k] = now
+		}
 	}
 	if now.Sub(p.swept) > 5*time.Second {
 		for k, at := range p.seen {
@@ -180,10 +188,10 @@ func (p *Provider) seenBefore(client, id string, now time.Time) (bool, time.Time
 	}
 	k := client + "\x00" + id
 	if _, ok := p.seen[k]; ok {
-		return true, p.since
+		return true, nil
 	}
 	p.seen[k] = now
-	return false, p.since
+	return false, nil
 }
 
 // ServeHTTP takes one request (POST PathPrefix + service ID).
@@ -247,20 +255,15 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	seen, since := p.seenBefore(h.Client, h.ID, now)
+	seen, err := p.seenBefore(ctx, h.Client, h.ID, now)
+	if err != nil {
+		p.Logger.Error("amtsnetz: reading the log for replay protection failed; refusing requests", "err", err)
+		problem(w, http.StatusServiceUnavailable, "Protokoll nicht lesbar")
+		return
+	}
 	if seen {
 		p.refuse(w, r, http.StatusConflict, "Nachricht bereits empfangen (Wiederholung)", peerID)
 		return
-	}
-	// A first sending before this process took its first request may be
-	// in the log only. A message is taken only within MaxSkew of its
-	// time, so one stamped later than MaxSkew after that start cannot
-	// have come before: after the first minutes, no lookup is needed.
-	if h.Time.Before(since.Add(message.MaxSkew)) {
-		if logged, err := p.Log.Received(ctx, h.Client, h.ID); err != nil || logged {
-			p.refuse(w, r, http.StatusConflict, "Nachricht bereits empfangen (Wiederholung)", peerID)
-			return
-		}
 	}
 	status, resp, err := backend.Serve(ctx, h, body)
 	if err != nil {
