@@ -24,7 +24,9 @@
 //     as the 500 it is answered with; SecurityHeaders outside Recover, so
 //     error answers carry the headers too.
 //
-//   - WriteJSON and a strict DecodeJSON; NewServer with timeouts; Healthz,
+//   - WriteJSON and a strict DecodeJSON; NewServer with timeouts; ConnLimit,
+//     the listener that answers connections beyond a bound with a 503 before
+//     they cost a goroutine (so memory stays bounded under a flood); Healthz,
 //     Readyz; Metrics (Prometheus) with a registry others add to.
 //
 //   - Assets: the embedded KERN UX design system (static/kern, see its
