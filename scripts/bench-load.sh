@@ -29,20 +29,7 @@ trap cleanup EXIT
 go build -o "$work/rathaus" ./cmd/rathaus
 go build -o "$work/rathaus-load" ./cmd/rathaus-load
 
-wait_ready() {
-  for _ in $(seq 1 1200); do curl -sf "$1/readyz" >/dev/null && return 0; sleep 0.05; done
-  echo "$1 not ready" >&2; return 1
-}
-# The address register answers a moment after /readyz.
-wait_seeded() {
-  local a
-  a=$(curl -sf "$1/api/v1/demo/residents" | grep -o '"address":"[^"]*"' | awk -F'"' 'NR == 1 {print $4}')
-  for _ in $(seq 1 600); do
-    curl -sfG "$1/api/v1/municipalities/110000000000/zone-lookup" --data-urlencode "address=$a" | grep -q '"status":"found"' && return 0
-    sleep 0.05
-  done
-  echo "$1: address register not loaded" >&2; return 1
-}
+source scripts/demo-wait.sh
 # knee ENGINE URL PID: the two step runs against a running demo.
 knee() {
   local engine=$1 url=$2 pid=$3 mix name

@@ -55,22 +55,7 @@ summary="$work/summary"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
-wait_ready() {
-  for _ in $(seq 1 1200); do curl -sf "$1/readyz" >/dev/null && return 0; sleep 0.05; done
-  echo "$1 not ready" >&2; return 1
-}
-# wait_seeded URL: until the first demo resident's address is found. On
-# PostgreSQL /readyz answers a few hundred milliseconds before the seeded
-# addresses reach the lookup (a submission then gets "Adresse unbekannt").
-wait_seeded() {
-  local a
-  a=$(curl -sf "$1/api/v1/demo/residents" | grep -o '"address":"[^"]*"' | awk -F'"' 'NR == 1 {print $4}')
-  for _ in $(seq 1 600); do
-    curl -sfG "$1/api/v1/municipalities/110000000000/zone-lookup" --data-urlencode "address=$a" | grep -q '"status":"found"' && return 0
-    sleep 0.05
-  done
-  echo "$1: address register not loaded" >&2; return 1
-}
+source scripts/demo-wait.sh
 # ack FILE: "N/s p50 X p99 Y" from a rathaus-load output.
 ack() {
   awk '/^acknowledged/ {r=$(NF)} /^latency of acknowledged/ {p50=$5; p99=$9} /^cpu:/ {cpu=$3 " % busy, server " $8 " cores"}

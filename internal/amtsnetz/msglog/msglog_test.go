@@ -38,6 +38,19 @@ func fill(t *testing.T, l *Log, n int) {
 	}
 }
 
+// openLog opens a log on db without a vault, signing with a new key; the
+// test's cleanup closes it.
+func openLog(t *testing.T, db *store.DB) (*Log, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	l, err := Open(context.Background(), db, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l, key
+}
+
 func problem(t *testing.T, err error) *Problem {
 	t.Helper()
 	var p *Problem
@@ -161,12 +174,7 @@ func TestLogVerifiesAndDetectsTampering(t *testing.T) {
 func TestAppendAllKeepsAnExchangeTogether(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		l, err := Open(ctx, db, key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l, key := openLog(t, db)
 		bad := record(0)
 		bad.Direction = "sideways"
 		if _, err := l.AppendAll(ctx, Entry{Record: record(0)}, Entry{Record: bad}); err == nil || l.Size() != 0 {
@@ -211,12 +219,7 @@ func TestAppendAllKeepsAnExchangeTogether(t *testing.T) {
 func TestReceivedSince(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		l, err := Open(ctx, db, key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l, _ := openLog(t, db)
 		clock := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 		l.now = func() time.Time { return clock }
 		in := func(i int) Record { r := record(i); r.Direction = In; return r }
