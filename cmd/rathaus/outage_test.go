@@ -84,13 +84,12 @@ func eligibleBodies(t *testing.T, n int) [][]byte {
 	return out
 }
 
-// prepareServe brings the database of dbURL to where rathaus serve offers
-// Bewohnerparken for Berlin on the demo registers, as an operator would
-// (permit keygen, migrate, zones and addresses import), and returns the
-// environment of serve.
-func prepareServe(t *testing.T, dbURL string) []string {
+// seedServe does what an operator does before rathaus serve offers
+// Bewohnerparken for Berlin: permit keygen (the key goes to dir), migrate,
+// zones and addresses import into the database of dbURL. It returns the
+// signing key's file.
+func seedServe(t *testing.T, dir, dbURL string) string {
 	t.Helper()
-	dir := t.TempDir()
 	c := cli{t, func(k string) string {
 		if k == "RATHAUS_DATABASE_URL" {
 			return dbURL
@@ -105,6 +104,16 @@ func prepareServe(t *testing.T, dbURL string) []string {
 	os.WriteFile(addrFile, demo.Addresses(), 0o644)
 	c.must("zones", "import", "--tenant", "110000000000", "--name", "Berlin", zonesFile)
 	c.must("addresses", "import", "--tenant", "110000000000", addrFile)
+	return keyFile
+}
+
+// prepareServe brings the database of dbURL to where rathaus serve offers
+// Bewohnerparken for Berlin on the demo registers, as an operator would
+// (permit keygen, migrate, zones and addresses import), and returns the
+// environment of serve.
+func prepareServe(t *testing.T, dbURL string) []string {
+	t.Helper()
+	keyFile := seedServe(t, t.TempDir(), dbURL)
 	return []string{"RATHAUS_DATABASE_URL=" + dbURL, "RATHAUS_PARKING_REGISTERS=demo", "RATHAUS_PARKING_MUNICIPALITY=110000000000",
 		"RATHAUS_PARKING_SIGNING_KEY_FILE=" + keyFile, "RATHAUS_PARKING_AUTHORITY=Bezirksamt Mitte von Berlin – Straßenverkehrsbehörde",
 		"RATHAUS_PAYMENT_PROVIDER=test", "RATHAUS_PAYMENT_SECRET=zahlungs-geheimnis-k7Qx2-0123456789abcdef",

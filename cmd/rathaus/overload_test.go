@@ -71,10 +71,7 @@ func TestOverload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and loads the binary")
 	}
-	over, long := 10*time.Second, os.Getenv("RATHAUS_OUTAGE_LONG") == "1"
-	if long {
-		over = 60 * time.Second
-	}
+	over, long := pick(10*time.Second, 60*time.Second), outageLong()
 	bin := rathausBinary(t)
 	dir := t.TempDir()
 	loadBin := filepath.Join(dir, "rathaus-load")

@@ -191,16 +191,7 @@ func TestServeOverAmtsnetz(t *testing.T) {
 		"registers": map[string]any{"residence": members["melde"] + "/" + adapters.ServiceResidence,
 			"vehicles": members["kfz"] + "/" + adapters.ServiceVehicle, "treasury": members["kasse"]}})
 	dbURL := "sqlite:" + filepath.Join(dir, "rathaus.db")
-	keyFile := filepath.Join(dir, "signing-key.pem")
-	cenv := map[string]string{"RATHAUS_DATABASE_URL": dbURL}
-	c := cli{t, func(k string) string { return cenv[k] }}
-	c.must("permit", "keygen", "--out", keyFile)
-	c.must("migrate")
-	zonesFile, addrFile := filepath.Join(dir, "zones.geojson"), filepath.Join(dir, "addresses.csv")
-	os.WriteFile(zonesFile, demo.Zones(), 0o644)
-	os.WriteFile(addrFile, demo.Addresses(), 0o644)
-	c.must("zones", "import", "--tenant", "110000000000", "--name", "Berlin", zonesFile)
-	c.must("addresses", "import", "--tenant", "110000000000", addrFile)
+	keyFile := seedServe(t, dir, dbURL)
 	// Rathaus is a process of its own too.
 	addr := freePort(t)
 	serveCmd := exec.Command(bin, "serve", "--listen", addr, "--log-level", "warn")
@@ -249,10 +240,7 @@ func TestServeOverAmtsnetz(t *testing.T) {
 	// The registration office's node goes down for a while (3 s; 30 s with
 	// RATHAUS_OUTAGE_LONG=1); the applications of that time wait, and none
 	// is decided on missing data.
-	down, during := 3*time.Second, 3
-	if os.Getenv("RATHAUS_OUTAGE_LONG") == "1" {
-		down, during = 30*time.Second, 20
-	}
+	down, during := pick(3*time.Second, 30*time.Second), pick(3, 20)
 	nodes["melde"].kill()
 	wentDown := time.Now()
 	var waiting []receipt
