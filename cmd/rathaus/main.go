@@ -24,10 +24,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
 func main() {
+	minProcs(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -35,6 +37,25 @@ func main() {
 			fmt.Fprintln(os.Stderr, "rathaus:", err)
 		}
 		os.Exit(1)
+	}
+}
+
+// minGOMAXPROCS is the fewest Ps Rathaus runs with. On one CPU (a container
+// limited to one core, a server pinned with taskset) Go would run one P,
+// and a goroutine in a blocking file system call — SQLite's writes and
+// fsyncs through modernc.org/sqlite's pure-Go libc — holds it until the
+// runtime's monitor hands it off, while every other request waits: pinned
+// to one core, the demo's knee was 1,012 requests/s with p99 227 ms at one P
+// and 1,519/s with p99 40 ms at two (34 ms at four; BENCHMARKS.md, issue #6).
+// More Ps than CPUs did not help on two CPUs (eight were slower), so the
+// floor is two.
+const minGOMAXPROCS = 2
+
+// minProcs raises GOMAXPROCS to minGOMAXPROCS unless the operator set
+// GOMAXPROCS: then that holds.
+func minProcs(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minGOMAXPROCS {
+		runtime.GOMAXPROCS(minGOMAXPROCS)
 	}
 }
 

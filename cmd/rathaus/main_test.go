@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -836,5 +837,18 @@ func TestLogVerifyCommand(t *testing.T) {
 	if err := run(ctx, []string{"log", "verify", "--database-url", url, "--cert", certFile}, func(string) string { return "" }, &out, &errb); err == nil ||
 		!strings.Contains(out.String(), "Eintrag 2 wurde verändert") {
 		t.Errorf("tampered log: %v\n%s", err, out.String())
+	}
+}
+
+// minProcs raises GOMAXPROCS to the floor unless the operator set it.
+func TestMinProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	minProcs(func(string) string { return "1" })
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("GOMAXPROCS set by the operator: %d, want 1 kept", n)
+	}
+	minProcs(func(string) string { return "" })
+	if n := runtime.GOMAXPROCS(0); n != minGOMAXPROCS {
+		t.Errorf("GOMAXPROCS %d, want the floor %d", n, minGOMAXPROCS)
 	}
 }

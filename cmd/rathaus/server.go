@@ -409,7 +409,7 @@ func newHandler(cfg *config.Config, db *store.DB, svc *geo.Service, park *parkin
 		web.Admission(int(cfg.MaxInFlight), cfg.AdmissionWait, func(r *http.Request) bool {
 			p := r.URL.Path
 			return p == "/healthz" || p == "/readyz" || p == "/metrics" || strings.HasPrefix(p, "/static/")
-		}, &refused, onError),
+		}, &refused, web.Refusal(pages, nil, web.ErrOverloaded)),
 		web.CrossOrigin(nil, onError),
 		web.BodyLimitFunc(func(r *http.Request) int64 {
 			if sf.parking != nil {

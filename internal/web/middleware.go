@@ -305,22 +305,27 @@ func CrossOrigin(cop *http.CrossOriginProtection, onError ErrorWriter) Middlewar
 
 // Admission limits the requests being served at once to max (admission
 // control): a request that finds every slot taken waits up to wait for
-// one, and is otherwise answered at once by onError with 503 Unavailable
-// and Retry-After (problem+json, or the German page for browsers) instead
+// one, and is otherwise answered at once by refuse with ErrOverloaded (503
+// and Retry-After; problem+json, or the German page for browsers) instead
 // of queueing without bound. exempt requests (health checks, metrics,
 // static files) always pass. The number waiting is bounded too (max), so
-// memory stays bounded under any load. Refusals are counted in refused.
-func Admission(max int, wait time.Duration, exempt func(*http.Request) bool, refused *atomic.Int64, onError ErrorWriter) Middleware {
-	if onError == nil {
-		onError = WriteProblem
+// memory stays bounded under any load. Refusals are counted in refused and
+// logged as a summary, at most one line every 10 s: under overload most
+// requests are refused, and the refusals must cost little (refuse should be
+// a Refusal writer; nil is Refusal without pages).
+func Admission(max int, wait time.Duration, exempt func(*http.Request) bool, refused *atomic.Int64, refuse ErrorWriter) Middleware {
+	if refuse == nil {
+		refuse = Refusal(nil, nil, ErrOverloaded)
 	}
 	slots := make(chan struct{}, max)
 	waiting := make(chan struct{}, max)
-	refuse := func(w http.ResponseWriter, r *http.Request) {
+	summary := &refusalLog{every: 10 * time.Second, msg: "admission control refused requests (RATHAUS_MAX_IN_FLIGHT in flight)"}
+	refuseOne := func(w http.ResponseWriter, r *http.Request) {
 		if refused != nil {
 			refused.Add(1)
 		}
-		onError(w, r, errs.E(errs.Unavailable, "Rathaus ist gerade stark ausgelastet. Bitte versuchen Sie es in einigen Sekunden noch einmal; Ihre Eingaben sind nicht verloren, wenn Sie die Seite erneut absenden."))
+		summary.refused(r.Context(), slog.Int("max_in_flight", max))
+		refuse(w, r, ErrOverloaded)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -334,7 +339,7 @@ func Admission(max int, wait time.Duration, exempt func(*http.Request) bool, ref
 				select {
 				case waiting <- struct{}{}:
 				default:
-					refuse(w, r) // the waiting room is full too
+					refuseOne(w, r) // the waiting room is full too
 					return
 				}
 				t := time.NewTimer(wait)
@@ -344,7 +349,7 @@ func Admission(max int, wait time.Duration, exempt func(*http.Request) bool, ref
 					<-waiting
 				case <-t.C:
 					<-waiting
-					refuse(w, r)
+					refuseOne(w, r)
 					return
 				case <-r.Context().Done():
 					t.Stop()

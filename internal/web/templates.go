@@ -157,20 +157,29 @@ func (t *Templates) Render(w http.ResponseWriter, r *http.Request, status int, n
 }
 
 func (t *Templates) render(w http.ResponseWriter, r *http.Request, status int, tmpl *template.Template, data any) error {
-	var buf bytes.Buffer
-	v := View{Site: t.site(r), RequestID: RequestIDFrom(r.Context()), Data: data}
-	if err := tmpl.ExecuteTemplate(&buf, "layout.html", v); err != nil {
-		return fmt.Errorf("web: render %s: %w", tmpl.Name(), err)
+	body, err := t.execute(t.site(r), RequestIDFrom(r.Context()), tmpl, data)
+	if err != nil {
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "no-store")
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 	return nil
+}
+
+// execute renders tmpl in the layout for a site and request id.
+func (t *Templates) execute(site, requestID string, tmpl *template.Template, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	v := View{Site: site, RequestID: requestID, Data: data}
+	if err := tmpl.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return nil, fmt.Errorf("web: render %s: %w", tmpl.Name(), err)
+	}
+	return buf.Bytes(), nil
 }
 
 func (t *Templates) site(r *http.Request) string {
@@ -194,16 +203,7 @@ func (t *Templates) WriteError(w http.ResponseWriter, r *http.Request, err error
 		w.WriteHeader(f.status())
 		return
 	}
-	data := errorData{
-		Status:   f.info.status,
-		Title:    f.info.page,
-		Message:  f.detail,
-		Fields:   f.fields,
-		TextID:   textRequestID,
-		TextHome: textHome,
-		Variant:  alertVariant(f.info.status),
-	}
-	if rerr := t.render(w, r, f.info.status, t.errorT, data); rerr != nil {
+	if rerr := t.render(w, r, f.info.status, t.errorT, t.errorData(f)); rerr != nil {
 		// The error page itself failed (a bug in it): plain text, still
 		// German, still with the request id.
 		ctx := r.Context()
@@ -213,6 +213,19 @@ func (t *Templates) WriteError(w http.ResponseWriter, r *http.Request, err error
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(f.info.status)
 		_, _ = w.Write([]byte(f.info.page + "\n\n" + f.detail + "\n\n" + textFallback + RequestIDFrom(ctx) + "\n"))
+	}
+}
+
+// errorData is the error page's data for a failure.
+func (t *Templates) errorData(f failure) errorData {
+	return errorData{
+		Status:   f.info.status,
+		Title:    f.info.page,
+		Message:  f.detail,
+		Fields:   f.fields,
+		TextID:   textRequestID,
+		TextHome: textHome,
+		Variant:  alertVariant(f.info.status),
 	}
 }
 
