@@ -8,8 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"errors"
+	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +127,114 @@ func TestHeaderValidation(t *testing.T) {
 	if p := header(now).Provider(); p != "KOMMUNE:110000000000:meldebehoerde" {
 		t.Errorf("Provider = %q", p)
 	}
+}
+
+// Messages are standard JWS: go-jose verifies what Sign writes, and Verify
+// takes what go-jose signs with the same header — for each key type.
+func TestJWSInterop(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	body := []byte(`{"kennzeichen":"B-AB 1234"}`)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rsa3072, _ := rsa.GenerateKey(rand.Reader, 3072)
+	for _, k := range []struct {
+		alg jose.SignatureAlgorithm
+		key crypto.Signer
+	}{{jose.ES256, p256}, {jose.ES384, p384}, {jose.PS256, rsa3072}} {
+		sig, err := Sign(header(now), body, k.key, "fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := jose.ParseDetached(sig, body, []jose.SignatureAlgorithm{k.alg})
+		if err != nil {
+			t.Fatalf("%s: go-jose cannot parse Sign's JWS: %v", k.alg, err)
+		}
+		if err := obj.DetachedVerify(body, k.key.Public()); err != nil {
+			t.Errorf("%s: go-jose does not verify Sign's JWS: %v", k.alg, err)
+		}
+		if obj.Signatures[0].Protected.KeyID != "fp" || obj.Signatures[0].Protected.ExtraHeaders["amt"] == nil {
+			t.Errorf("%s: header %+v", k.alg, obj.Signatures[0].Protected)
+		}
+
+		opts := (&jose.SignerOptions{}).WithHeader("kid", "fp").WithHeader("amt", wire{Header: header(now), IAT: now.Unix()})
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.key}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobj, _ := signer.Sign(body)
+		jsig, _ := jobj.DetachedCompactSerialize()
+		if h, err := Verify(jsig, body, k.key.Public(), now); err != nil || h != header(now) {
+			t.Errorf("%s: go-jose's JWS: %+v, %v", k.alg, h, err)
+		}
+		if _, err := Verify(jsig, append([]byte(" "), body...), k.key.Public(), now); err == nil {
+			t.Errorf("%s: go-jose's JWS verified over another body", k.alg)
+		}
+	}
+}
+
+// Forms of a signature that must not verify even with a valid ECDSA
+// signature inside: critical or unencoded-payload headers, the signature
+// in ASN.1 instead of R‖S, an attached payload, extra parts, oversize.
+func TestSignatureForms(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	body := []byte(`{}`)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	resign := func(hdr string) string {
+		in := b64.EncodeToString([]byte(hdr)) + "." + b64.EncodeToString(body)
+		d := sha256.Sum256([]byte(in))
+		r, s, _ := ecdsa.Sign(rand.Reader, key, d[:])
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return b64.EncodeToString([]byte(hdr)) + ".." + b64.EncodeToString(sig)
+	}
+	amt := `"amt":{"id":"msg-0001-abcdef","client":"KOMMUNE:110000000000:parken","service":"KOMMUNE:110000000000:meldebehoerde/wohnsitz-pruefen","purpose":"Zweck","ref":"","iat":` + strconv.FormatInt(now.Unix(), 10) + `}`
+	if _, err := Verify(resign(`{"alg":"ES256","kid":"fp",`+amt+`}`), body, key.Public(), now); err != nil {
+		t.Fatalf("the hand-made baseline does not verify: %v", err)
+	}
+	good, _ := Sign(header(now), body, key, "fp")
+	parts := strings.Split(good, ".")
+	rs, _ := b64.DecodeString(parts[2])
+	der, _ := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(rs[:32]), new(big.Int).SetBytes(rs[32:])})
+	for name, sig := range map[string]string{
+		"crit":              resign(`{"alg":"ES256","kid":"fp","crit":["exp"],"exp":1,` + amt + `}`),
+		"b64 false":         resign(`{"alg":"ES256","kid":"fp","b64":false,` + amt + `}`),
+		"alg ES384 on P256": resign(`{"alg":"ES384","kid":"fp",` + amt + `}`),
+		"alg none":          resign(`{"alg":"none","kid":"fp",` + amt + `}`),
+		"ASN.1 signature":   parts[0] + ".." + b64.EncodeToString(der),
+		"attached payload":  parts[0] + "." + b64.EncodeToString(body) + "." + parts[2],
+		"four parts":        good + ".x",
+		"no signature":      parts[0] + "..",
+		"oversize":          strings.Repeat("A", maxSignature) + ".." + parts[2],
+		"not base64":        parts[0] + "..!!" + parts[2],
+		"header not JSON":   b64.EncodeToString([]byte("amt")) + ".." + parts[2],
+	} {
+		if _, err := Verify(sig, body, key.Public(), now); err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+}
+
+func BenchmarkSignVerify(b *testing.B) {
+	now := time.Now()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	body := []byte(`{"person":{"familienname":"Muster","vornamen":"Erika","geburtsdatum":"1964-08-12"},"anschrift":"Lehrter Str. 53, 10557 Berlin"}`)
+	sig, _ := Sign(header(now), body, key, "fp")
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			Sign(header(now), body, key, "fp")
+		}
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Verify(sig, body, key.Public(), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("peek", func(b *testing.B) {
+		for b.Loop() {
+			Peek(sig)
+		}
+	})
 }
