@@ -61,12 +61,13 @@ type loadFigures struct {
 // TestOverload: the demo at ten times the rate it sustains (its knee,
 // found first with rathaus-load step). Rathaus must keep serving: what it
 // cannot take it refuses at once with 503 + Retry-After, never another
-// 5xx; its resident memory stays under overloadRSSBound; it is back to
-// normal right after; every acknowledged submission is stored. /healthz
-// answering within 5 s throughout is judged in the long form. The admitted requests' p99 is held against the
-// normal p99 (at most twice) in the long form, when the load tool itself
-// kept up — on two cores shared by server and load tool it may not, and
-// the test says so. 10 s of overload; 60 s with RATHAUS_OUTAGE_LONG=1.
+// 5xx; its resident memory stays under overloadRSSBound; /healthz answers
+// within 5 s throughout; it is back to normal right after; every
+// acknowledged submission is stored. The admitted requests' p99 is held
+// against the normal p99 (at most twice) in the long form, when the load
+// tool itself kept up — on two cores shared by server and load tool it
+// does not (BENCHMARKS.md), and the test says so. 10 s of overload; 60 s
+// with RATHAUS_OUTAGE_LONG=1.
 func TestOverload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and loads the binary")
@@ -202,12 +203,10 @@ func TestOverload(t *testing.T) {
 	}
 	healthMu.Lock()
 	// /healthz is exempt from admission but shares the one core with
-	// thousands of connection goroutines: on an idle machine (a high
-	// knee) it took more than 5 s (BENCHMARKS.md). Judged in the long form.
-	if (len(unhealthy) > 0 || slowest > 5*time.Second) && long {
+	// thousands of connection goroutines: before refusals were cheap
+	// (web.Refusal) it took more than 5 s (BENCHMARKS.md).
+	if len(unhealthy) > 0 || slowest > 5*time.Second {
 		t.Errorf("/healthz under overload: slowest %s, failures %v", slowest, unhealthy)
-	} else if len(unhealthy) > 0 {
-		t.Logf("/healthz under overload: slowest %s, %d failures (judged in the long form), first: %s", slowest, len(unhealthy), unhealthy[0])
 	}
 	healthMu.Unlock()
 	// The admitted requests' p99 against the normal one is judged in the
