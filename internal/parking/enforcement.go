@@ -208,13 +208,18 @@ func (s *Service) Enforce(ctx context.Context, key APIKey, plateText, zone strin
 		at = s.now()
 	}
 	y, m, d := at.In(berlin).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	permits, err := permitsInForce(ctx, s.db.Read(), key.Municipality, plate.String(), day)
-	if err != nil {
-		return EnforcementAnswer{}, err
+	m2 := hmac.New(sha256.New, s.hmacKey)
+	m2.Write([]byte("plate\x00" + plate.String()))
+	// The permits are read and the answer goes out only once its audit row
+	// is committed; concurrent lookups share the read (one query for the
+	// plates of all) and the commit (store.NewReadInsertGroup).
+	l := &lookup{municipality: key.Municipality, plate: plate.String(), day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
+		row: lookupRow{at: s.now().UTC(), keyID: key.ID, plateHash: hex.EncodeToString(m2.Sum(nil)), zone: zone, purpose: purpose}}
+	if err := s.enforcement().audit.Add(ctx, l); err != nil {
+		return EnforcementAnswer{}, fmt.Errorf("enforcement lookup: %w", err)
 	}
 	ans := EnforcementAnswer{Plate: plate.String(), Zones: []string{}, CheckedAt: at.UTC().Format(time.RFC3339)}
-	for _, p := range permits {
+	for _, p := range l.permits {
 		zones := strings.Split(p.zoneID, ",")
 		if zone != "" && !contains(zones, zone) {
 			continue
@@ -225,16 +230,57 @@ func (s *Service) Enforce(ctx context.Context, key APIKey, plateText, zone strin
 			ans.ValidUntil = u
 		}
 	}
-	m2 := hmac.New(sha256.New, s.hmacKey)
-	m2.Write([]byte("plate\x00" + plate.String()))
-	// The answer goes out only once its audit row is committed; concurrent
-	// lookups share the commit (store.Group).
-	err = s.enforcement().audit.Add(ctx, lookupRow{at: s.now().UTC(), keyID: key.ID, plateHash: hex.EncodeToString(m2.Sum(nil)),
-		zone: zone, purpose: purpose, valid: ans.Valid})
-	if err != nil {
-		return EnforcementAnswer{}, fmt.Errorf("audit enforcement lookup: %w", err)
-	}
 	return ans, nil
+}
+
+// lookup is one enforcement lookup on its way through the audit writer:
+// the question, the permits read for it, and its audit row.
+type lookup struct {
+	municipality, plate string
+	day                 time.Time
+	permits             []permitInForce // filled by readLookups
+	row                 lookupRow       // valid set by readLookups
+}
+
+// readLookups reads the permits in force for a batch of lookups: one query
+// per municipality and day (almost always one), the plates as an IN list
+// padded to a power of two so that few statements are prepared.
+func readLookups(db *store.DB) func(ctx context.Context, batch []*lookup) error {
+	return func(ctx context.Context, batch []*lookup) error {
+		type key struct {
+			ars string
+			day time.Time
+		}
+		groups := map[key][]*lookup{}
+		for _, l := range batch {
+			k := key{l.municipality, l.day}
+			groups[k] = append(groups[k], l)
+		}
+		for k, ls := range groups {
+			plates := make([]string, 0, len(ls))
+			seen := map[string]bool{}
+			for _, l := range ls {
+				if !seen[l.plate] {
+					seen[l.plate] = true
+					plates = append(plates, l.plate)
+				}
+			}
+			byPlate, err := permitsInForce(ctx, db.Read(), k.ars, plates, k.day)
+			if err != nil {
+				return err
+			}
+			for _, l := range ls {
+				l.permits = byPlate[l.plate]
+				l.row.valid = false
+				for _, p := range l.permits {
+					if l.row.zone == "" || contains(strings.Split(p.zoneID, ","), l.row.zone) {
+						l.row.valid = true
+					}
+				}
+			}
+		}
+		return nil
+	}
 }
 
 // lookupRow is an enforcement_lookups row.
@@ -260,26 +306,42 @@ type permitInForce struct {
 	validUntil time.Time
 }
 
-// permitsInForce returns the active permits of a plate in force on day,
-// latest end first: the conditions of an active permit in force that day, but only the two
-// columns the answer needs (a whole permit row, its signed token included,
-// costs a lookup more than the query itself). The index
-// parking_permits_plate (municipality, plate) finds the plate's few rows.
-func permitsInForce(ctx context.Context, q querier, ars, plate string, day time.Time) ([]permitInForce, error) {
-	rows, err := q.QueryContext(ctx, `SELECT zone_id, valid_until FROM parking_permits
-		WHERE municipality = $1 AND plate = $2 AND status = 'active' AND valid_from <= $3 AND valid_until >= $3
-		ORDER BY valid_until DESC`, ars, plate, day.Format(dateLayout))
+// permitsInForce returns the active permits in force on day of each of
+// plates, latest end first: only the two columns the answer needs (a whole
+// permit row, its signed token included, costs a lookup more than the query
+// itself). The index parking_permits_plate (municipality, plate) finds the
+// plates' few rows. The IN list is padded to a power of two with the last
+// plate, so that batches of any size use one of a few statements.
+func permitsInForce(ctx context.Context, q querier, ars string, plates []string, day time.Time) (map[string][]permitInForce, error) {
+	n := 1
+	for n < len(plates) {
+		n *= 2
+	}
+	args := make([]any, 0, 2+n)
+	args = append(args, ars, day.Format(dateLayout))
+	var in strings.Builder
+	for i := range n {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", i+3)
+		args = append(args, plates[min(i, len(plates)-1)])
+	}
+	rows, err := q.QueryContext(ctx, `SELECT plate, zone_id, valid_until FROM parking_permits
+		WHERE municipality = $1 AND plate IN (`+in.String()+`) AND status = 'active' AND valid_from <= $2 AND valid_until >= $2
+		ORDER BY valid_until DESC`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("permits of plate: %w", err)
+		return nil, fmt.Errorf("permits of plates: %w", err)
 	}
 	defer rows.Close()
-	var out []permitInForce
+	out := map[string][]permitInForce{}
 	for rows.Next() {
+		var plate string
 		var p permitInForce
-		if err := rows.Scan(&p.zoneID, &p.validUntil); err != nil {
-			return nil, fmt.Errorf("permits of plate: %w", err)
+		if err := rows.Scan(&plate, &p.zoneID, &p.validUntil); err != nil {
+			return nil, fmt.Errorf("permits of plates: %w", err)
 		}
-		out = append(out, p)
+		out[plate] = append(out[plate], p)
 	}
 	return out, rows.Err()
 }
@@ -306,14 +368,15 @@ type limiter struct {
 // keys, and the writer that commits audit rows in groups.
 type apiGate struct {
 	keys  keyCache
-	audit *store.Group[lookupRow]
+	audit *store.Group[*lookup]
 }
 
 // enforcement returns the API's state, starting the audit writer on first
 // use; Close stops it.
 func (s *Service) enforcement() *apiGate {
 	s.gateOnce.Do(func() {
-		s.gate = &apiGate{audit: store.NewInsertGroup(s.db, insertLookups, lookupRow.values, store.GroupOptions{MaxBatch: auditBatch})}
+		s.gate = &apiGate{audit: store.NewReadInsertGroup(s.db, readLookups(s.db), insertLookups,
+			func(l *lookup) []any { return l.row.values() }, store.GroupOptions{MaxBatch: auditBatch})}
 	})
 	return s.gate
 }

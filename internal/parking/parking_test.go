@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,6 +372,37 @@ func TestEligibleResidentGetsPermit(t *testing.T) {
 		}
 		if _, err := f.svc.Authenticate(f.ctx, "Bearer "+key+"x"); !errs.Is(err, errs.Unauthenticated) {
 			t.Errorf("wrong secret = %v", err)
+		}
+		// Concurrent lookups share one read of the permits per batch: each
+		// still gets its own plate's answer for its own zone, and its audit
+		// row says the same.
+		var wg sync.WaitGroup
+		var wantValid atomic.Int64
+		for i := range 48 {
+			wg.Go(func() {
+				plate, zone, want := p.Plate, strings.Split(p.ZoneID, ",")[0], true
+				switch i % 4 {
+				case 1:
+					zone, want = "999", false
+				case 2:
+					zone = ""
+				case 3:
+					plate, want = fmt.Sprintf("B-Q %d", 1000+i), false
+				}
+				ans, err := f.svc.Enforce(f.ctx, k, plate, zone, time.Time{}, "Stapel")
+				if err != nil || ans.Valid != want {
+					t.Errorf("lookup %d (%s, zone %q) = %+v, %v; want valid %v", i, plate, zone, ans, err, want)
+				}
+				if want {
+					wantValid.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		var validRows int64
+		db.Read().QueryRowContext(f.ctx, "SELECT count(*) FROM enforcement_lookups WHERE purpose = 'Stapel' AND valid").Scan(&validRows)
+		if validRows != wantValid.Load() {
+			t.Errorf("%d audit rows say valid, want %d", validRows, wantValid.Load())
 		}
 
 		// Three e-mails, one per step, each written with its step: the

@@ -94,7 +94,24 @@ func NewGroup[T any](db *DB, write func(ctx context.Context, tx *sql.Tx, items [
 // and COMMIT. With the server on the same busy cores, each round trip
 // waits for the scheduler, and the batches' cycle is what callers wait for.
 func NewInsertGroup[T any](db *DB, head string, row func(T) []any, opts GroupOptions) *Group[T] {
+	return NewReadInsertGroup(db, nil, head, row, opts)
+}
+
+// NewReadInsertGroup is NewInsertGroup with a read before each batch is
+// inserted: read gets the batch's items (pointers the callers keep) and
+// fills them from the database — one query for the whole batch instead of
+// one per caller — before their rows are built and inserted; a caller reads
+// its item after Add returned nil. An error from read fails the batch
+// before anything is written. read runs outside the insert's transaction
+// (on db.Read()): what it reads is what a caller reading just before Add
+// would have read.
+func NewReadInsertGroup[T any](db *DB, read func(ctx context.Context, items []T) error, head string, row func(T) []any, opts GroupOptions) *Group[T] {
 	return newGroup(db, func(ctx context.Context, items []T) error {
+		if read != nil {
+			if err := read(ctx, items); err != nil {
+				return err
+			}
+		}
 		rows := make([][]any, len(items))
 		for i, it := range items {
 			rows[i] = row(it)
