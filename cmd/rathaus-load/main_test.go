@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fakeRathaus answers the demo residents, counts submissions by
@@ -29,6 +31,8 @@ type fakeRathaus struct {
 	// code or cookie that was never given (bad).
 	lookupsByRef, pages, api, bad int
 	zones                         int
+	// submitDelay holds each submission's answer back this long.
+	submitDelay atomic.Int64
 }
 
 func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
@@ -53,6 +57,7 @@ func newFake(t *testing.T) (*fakeRathaus, *httptest.Server) {
 		ref, code := fmt.Sprintf("BP-2026-%08d", len(f.bodies)), fmt.Sprintf("C%d", len(f.bodies))
 		f.codes[ref] = code
 		f.mu.Unlock()
+		time.Sleep(time.Duration(f.submitDelay.Load()))
 		w.WriteHeader(201)
 		fmt.Fprintf(w, `{"reference":%q,"access_code":%q,"status":"received"}`, ref, code)
 	})

@@ -290,6 +290,9 @@ func TestOpenMixUsesReceiptsOfTheRun(t *testing.T) {
 // are skipped, neither sent nor errors.
 func TestOpenSkipsStatusBeforeTheFirstReceipt(t *testing.T) {
 	f, s := newFake(t)
+	// The first receipt comes 50 ms after its submission: every status
+	// read due until then is skipped, whichever kind the run draws first.
+	f.submitDelay.Store(int64(50 * time.Millisecond))
 	rep, _ := runReportOf(t, "open", "-base", s.URL, "-rate", "100", "-duration", "300ms", "-warmup", "0s", "-mix", "submit=1,status=50")
 	st := rep.Steps[0]
 	if st.ByKind[kindStatus].Outcomes[outSkipped] == 0 {
