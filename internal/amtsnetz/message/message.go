@@ -14,6 +14,7 @@
 package message
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -26,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"regexp"
 	"strings"
@@ -141,7 +143,9 @@ type protected struct {
 // maxSignature bounds the header value (a message's metadata is small).
 const maxSignature = 16 << 10
 
-var b64 = base64.RawURLEncoding
+// b64 is base64url without padding, strict: the bits after the last
+// character must be zero, so one signature has one spelling.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Sign signs header and body with key; kid names the signer's certificate
 // (pki.Fingerprint). It returns the value of the HeaderName header: a JWS
@@ -226,6 +230,9 @@ func parse(sig string) (parsed, error) {
 		return parsed{}, ErrSignature
 	}
 	p := parsed{protected: sig[:i], sig: s}
+	if err := strictHeader(raw); err != nil {
+		return parsed{}, err
+	}
 	if err := json.Unmarshal(raw, &p.hdr); err != nil {
 		return parsed{}, ErrSignature
 	}
@@ -238,6 +245,82 @@ func parse(sig string) (parsed, error) {
 		return parsed{}, fmt.Errorf("%w: ohne Amtsnetz-Kopf", ErrSignature)
 	}
 	return p, nil
+}
+
+// headerNames are the protected header's members that mean something
+// here; amtNames those of its "amt" object. All are lower case.
+var (
+	headerNames = map[string]bool{"alg": true, "kid": true, "amt": true, "crit": true, "b64": true}
+	amtNames    = map[string]bool{"id": true, "client": true, "service": true, "purpose": true, "ref": true, "re": true, "iat": true}
+)
+
+// strictHeader refuses a protected header that another JWS library could
+// read differently from encoding/json, which matches member names without
+// regard to case and lets a repeated member win: a member given twice (in
+// any case), a known member in another case ("ALG", "Purpose"), a member
+// of "amt" that is not one of its fields, a value of "amt" that is not a
+// string or number, text that is not UTF-8 (encoding/json would replace
+// it), and anything after the object. Otherwise a signer could make the
+// message log record one purpose while a standard verifier of the same JWS
+// reads another.
+func strictHeader(raw []byte) error {
+	bad := fmt.Errorf("%w: Kopf mehrdeutig oder fehlerhaft", ErrSignature)
+	if !utf8.Valid(raw) {
+		return bad
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var object func(names map[string]bool, nested bool) error
+	object = func(names map[string]bool, nested bool) error {
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return bad
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return bad
+			}
+			name, _ := t.(string)
+			lower := strings.ToLower(name)
+			if seen[lower] || (names[lower] && name != lower) || (nested && !names[name]) {
+				return bad
+			}
+			seen[lower] = true
+			switch {
+			case !nested && name == "amt":
+				if err := object(amtNames, true); err != nil {
+					return err
+				}
+			case nested:
+				v, err := dec.Token()
+				if err != nil {
+					return bad
+				}
+				switch v.(type) {
+				case string, json.Number:
+				default:
+					return bad
+				}
+			default:
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return bad
+				}
+			}
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+			return bad
+		}
+		return nil
+	}
+	if err := object(headerNames, false); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad
+	}
+	return nil
 }
 
 func (p parsed) header() Header {

@@ -208,6 +208,18 @@ func TestSignatureForms(t *testing.T) {
 		"oversize":          strings.Repeat("A", maxSignature) + ".." + parts[2],
 		"not base64":        parts[0] + "..!!" + parts[2],
 		"header not JSON":   b64.EncodeToString([]byte("amt")) + ".." + parts[2],
+		// Headers encoding/json would read otherwise than a standard JWS
+		// library: repeated or re-cased members, strangers in amt, bad
+		// UTF-8, trailing data.
+		"amt twice":          resign(`{"alg":"ES256","kid":"fp",` + amt + `,"AMT":{"purpose":"B"}}`),
+		"ALG":                resign(`{"ALG":"ES256","kid":"fp",` + amt + `}`),
+		"kid twice":          resign(`{"alg":"ES256","kid":"fp","kid":"gp",` + amt + `}`),
+		"purpose twice":      resign(`{"alg":"ES256","kid":"fp",` + strings.Replace(amt, `"purpose":"Zweck"`, `"purpose":"Zweck","Purpose":"Anderer"`, 1) + `}`),
+		"stranger in amt":    resign(`{"alg":"ES256","kid":"fp",` + strings.Replace(amt, `"ref":""`, `"ref":"","time":"x"`, 1) + `}`),
+		"object in amt":      resign(`{"alg":"ES256","kid":"fp",` + strings.Replace(amt, `"ref":""`, `"ref":{}`, 1) + `}`),
+		"bad UTF-8":          resign(`{"alg":"ES256","kid":"fp",` + strings.Replace(amt, `Zweck`, "Zw\xffeck", 1) + `}`),
+		"trailing data":      resign(`{"alg":"ES256","kid":"fp",` + amt + `} {}`),
+		"signature bits set": parts[0] + ".." + parts[2][:len(parts[2])-1] + string(parts[2][len(parts[2])-1]+1),
 	} {
 		if _, err := Verify(sig, body, key.Public(), now); err == nil {
 			t.Errorf("%s: verified", name)
