@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"opencode.de/rathaus/rathaus/internal/errs"
 	"opencode.de/rathaus/rathaus/internal/registers"
@@ -197,6 +199,15 @@ func (s *Service) Enforce(ctx context.Context, key APIKey, plateText, zone strin
 	if purpose == "" || len(purpose) > 200 {
 		return EnforcementAnswer{}, errs.Field("purpose", "Bitte den Zweck der Abfrage angeben (z. B. „Parkraumüberwachung Zone 29“).")
 	}
+	// Lookups share their audit insert with others (readLookups): text the
+	// database refuses (NUL, invalid UTF-8 on PostgreSQL) would fail every
+	// lookup of the batch, other municipalities' included.
+	if !plainText(purpose) {
+		return EnforcementAnswer{}, errs.Field("purpose", "Der Zweck enthält Steuerzeichen oder ungültige Zeichen.")
+	}
+	if !plainText(zone) {
+		return EnforcementAnswer{}, errs.Field("zone", "Unbekannte Zone.")
+	}
 	plate, err := registers.ParsePlate(plateText)
 	if err != nil {
 		return EnforcementAnswer{}, err
@@ -344,6 +355,11 @@ func permitsInForce(ctx context.Context, q querier, ars string, plates []string,
 		out[plate] = append(out[plate], p)
 	}
 	return out, rows.Err()
+}
+
+// plainText: valid UTF-8 without control characters.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 func contains(ss []string, s string) bool {

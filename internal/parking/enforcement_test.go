@@ -288,3 +288,48 @@ func BenchmarkEnforce(b *testing.B) {
 		})
 	}
 }
+
+// Text the database would refuse (NUL, invalid UTF-8) is refused before a
+// lookup joins the shared audit insert, so it cannot fail the lookups of
+// others in the same batch.
+func TestLookupWithUnstorableTextRefusedAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		svc, _ := newEnforcementService(t, db)
+		ctx := context.Background()
+		full, err := svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleEnforcement, "Scan 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := svc.Authenticate(ctx, "Bearer "+full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				purpose, zone := fmt.Sprintf("Gut %d", i), "29"
+				switch i % 4 {
+				case 1:
+					purpose = "Zweck\x00"
+				case 2:
+					purpose = "Zweck \xff"
+				case 3:
+					zone = "2\x009"
+				}
+				_, err := svc.Enforce(ctx, k, fmt.Sprintf("B-T %d", 100+i), zone, time.Time{}, purpose)
+				if i%4 == 0 && err != nil {
+					t.Errorf("good lookup %d: %v", i, err)
+				}
+				if i%4 != 0 && !errs.Is(err, errs.Invalid) {
+					t.Errorf("lookup %d with unstorable text: %v, want Invalid", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		var n int
+		db.Read().QueryRowContext(ctx, "SELECT count(*) FROM enforcement_lookups").Scan(&n)
+		if n != 10 {
+			t.Errorf("%d audit rows, want the 10 good lookups", n)
+		}
+	}, sets...)
+}

@@ -118,14 +118,17 @@ type refusalLog struct {
 	every time.Duration
 	msg   string
 	since atomic.Int64 // refused since the last line
-	last  atomic.Int64 // unix nanoseconds of the last line
+	last  atomic.Int64 // when the last line was written: nanoseconds since start, plus one (0: never)
+	start time.Time    // set by the first refusal; monotonic, so clock steps do not matter
+	once  sync.Once
 }
 
 func (l *refusalLog) refused(ctx context.Context, attrs ...slog.Attr) {
 	n := l.since.Add(1)
-	now := time.Now().UnixNano()
+	l.once.Do(func() { l.start = time.Now() })
+	now := int64(time.Since(l.start)) + 1
 	last := l.last.Load()
-	if now-last < int64(l.every) || !l.last.CompareAndSwap(last, now) {
+	if (last != 0 && now-last < int64(l.every)) || !l.last.CompareAndSwap(last, now) {
 		return
 	}
 	l.since.Add(-n)
