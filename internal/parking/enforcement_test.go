@@ -44,6 +44,22 @@ func newEnforcementService(t *testing.T, db *store.DB) (*parking.Service, *testC
 	return svc, clock
 }
 
+// enforcementKey creates an enforcement API key for Berlin and returns it
+// authenticated.
+func enforcementKey(t *testing.T, svc *parking.Service) parking.APIKey {
+	t.Helper()
+	ctx := context.Background()
+	full, err := svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleEnforcement, "Scan 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := svc.Authenticate(ctx, "Bearer "+full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func lookupsWithPurpose(t *testing.T, db *store.DB, purpose string) int {
 	t.Helper()
 	var n int
@@ -205,14 +221,7 @@ func TestLookupAfterCloseIsRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		svc, _ := newEnforcementService(t, db)
 		ctx := context.Background()
-		full, err := svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleEnforcement, "Scan 1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := svc.Authenticate(ctx, "Bearer "+full)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := enforcementKey(t, svc)
 		if _, err := svc.Enforce(ctx, k, "B-T 1", "", time.Time{}, "vor dem Beenden"); err != nil {
 			t.Fatalf("Enforce = %v", err)
 		}
@@ -296,14 +305,7 @@ func TestLookupWithUnstorableTextRefusedAlone(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		svc, _ := newEnforcementService(t, db)
 		ctx := context.Background()
-		full, err := svc.CreateAPIKey(ctx, demo.Berlin.ARS, parking.RoleEnforcement, "Scan 1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := svc.Authenticate(ctx, "Bearer "+full)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := enforcementKey(t, svc)
 		var wg sync.WaitGroup
 		for i := range 40 {
 			wg.Go(func() {
