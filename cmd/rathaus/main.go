@@ -40,15 +40,16 @@ func main() {
 	}
 }
 
-// minGOMAXPROCS is the fewest Ps Rathaus runs with. On one CPU (a container
-// limited to one core, a server pinned with taskset) Go would run one P,
-// and a goroutine in a blocking file system call — SQLite's writes and
+// minGOMAXPROCS is the fewest Ps Rathaus runs with. On one CPU (a VM with
+// one vCPU, a process pinned to one core by a cpuset or taskset) Go would
+// run one P — for a cgroup CPU quota it already takes at least two — and a
+// goroutine in a blocking file system call — SQLite's writes and
 // fsyncs through modernc.org/sqlite's pure-Go libc — holds it until the
 // runtime's monitor hands it off, while every other request waits: pinned
 // to one core, the demo's knee was 1,012 requests/s with p99 227 ms at one P
 // and 1,519/s with p99 40 ms at two (34 ms at four; BENCHMARKS.md, issue #6).
 // More Ps than CPUs did not help on two CPUs (eight were slower), so the
-// floor is two.
+// floor is two, as Go's own for CPU quotas.
 const minGOMAXPROCS = 2
 
 // minProcs raises GOMAXPROCS to minGOMAXPROCS unless the operator set
