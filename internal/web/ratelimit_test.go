@@ -312,15 +312,7 @@ func TestClientRoutes(t *testing.T) {
 // refusals are counted; the client's address is logged nowhere.
 func TestClientLimitOverHTTP(t *testing.T) {
 	clock := newFakeClock()
-	assets, err := NewAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := NewTemplates(assets, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onErr := Errors(pages, nil)
+	onErr := Errors(sharedPages(t), nil)
 	rates, err := ParseClientRates("submit=10/min,lookup=off")
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,9 @@ import (
 	"time"
 )
 
-// Refusal writes the same answer as the ordinary error writers — the German
-// page with this request's id for a browser, problem+json for the API, 503
-// with Retry-After and no-store — from a page rendered once per site, and
-// logs nothing itself.
-func TestRefusal(t *testing.T) {
+// sharedPages are the layout and error page alone.
+func sharedPages(t *testing.T) *Templates {
+	t.Helper()
 	assets, err := NewAssets()
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +23,15 @@ func TestRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pages
+}
+
+// Refusal writes the same answer as the ordinary error writers — the German
+// page with this request's id for a browser, problem+json for the API, 503
+// with Retry-After and no-store — from a page rendered once per site, and
+// logs nothing itself.
+func TestRefusal(t *testing.T) {
+	pages := sharedPages(t)
 	site := "Musterstadt"
 	pages.SiteName = func(*http.Request) string { return site }
 	var logged bytes.Buffer
