@@ -30,7 +30,7 @@ func Refusal(pages *Templates, isAPI func(path string) bool, err error) ErrorWri
 		isAPI = IsAPIPath
 	}
 	f := classify(&http.Request{}, err)
-	rf := &fixedError{pages: pages, isAPI: isAPI, f: f, bySite: map[string][][]byte{}}
+	rf := &fixedError{pages: pages, isAPI: isAPI, err: err, f: f, bySite: map[string][][]byte{}}
 	return rf.write
 }
 
@@ -45,7 +45,8 @@ const refusalID = "RathausRequestIDStandIn7f3c"
 type fixedError struct {
 	pages  *Templates
 	isAPI  func(string) bool
-	f      failure
+	err    error   // the one error it answers
+	f      failure // err classified once
 	mu     sync.RWMutex
 	bySite map[string][][]byte // the page split at each request id
 }
@@ -56,17 +57,12 @@ func (rf *fixedError) write(w http.ResponseWriter, r *http.Request, _ error) {
 		f.gone = true // the client left while waiting for a slot
 	}
 	if f.gone || rf.pages == nil || rf.isAPI(r.URL.Path) {
-		prepareError(w.Header(), f)
-		if f.gone {
-			w.WriteHeader(f.status())
-			return
-		}
-		writeProblem(w, r, f)
+		writeProblem(w, r, f) // for a client that left: the status alone
 		return
 	}
 	parts, err := rf.page(r)
 	if err != nil { // the error page itself failed: render the ordinary way
-		rf.pages.WriteError(w, r, ErrOverloaded)
+		rf.pages.WriteError(w, r, rf.err)
 		return
 	}
 	id := RequestIDFrom(r.Context()) // [A-Za-z0-9_-] only (validRequestID): safe in HTML as is
@@ -98,7 +94,7 @@ func (rf *fixedError) page(r *http.Request) ([][]byte, error) {
 	if ok {
 		return parts, nil
 	}
-	body, err := rf.pages.execute(site, refusalID, rf.pages.errorT, rf.pages.errorData(rf.f))
+	body, err := rf.pages.execute(site, refusalID, rf.pages.errorT, newErrorData(rf.f))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -83,6 +84,14 @@ func TestRefusal(t *testing.T) {
 	}
 	if logged.Len() > 0 {
 		t.Errorf("Refusal logged: %s", logged.String())
+	}
+	// A client that left while waiting for a slot gets the status alone.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := httptest.NewRecorder()
+	refuse(gone, httptest.NewRequest("GET", "/bewohnerparken", nil).WithContext(ctx), ErrOverloaded)
+	if gone.Code != statusClientClosed || gone.Body.Len() > 0 {
+		t.Errorf("client gone: %d with %d bytes, want %d and no body", gone.Code, gone.Body.Len(), statusClientClosed)
 	}
 }
 

@@ -203,7 +203,7 @@ func (t *Templates) WriteError(w http.ResponseWriter, r *http.Request, err error
 		w.WriteHeader(f.status())
 		return
 	}
-	if rerr := t.render(w, r, f.info.status, t.errorT, t.errorData(f)); rerr != nil {
+	if rerr := t.render(w, r, f.info.status, t.errorT, newErrorData(f)); rerr != nil {
 		// The error page itself failed (a bug in it): plain text, still
 		// German, still with the request id.
 		ctx := r.Context()
@@ -216,8 +216,8 @@ func (t *Templates) WriteError(w http.ResponseWriter, r *http.Request, err error
 	}
 }
 
-// errorData is the error page's data for a failure.
-func (t *Templates) errorData(f failure) errorData {
+// newErrorData is the error page's data for a failure.
+func newErrorData(f failure) errorData {
 	return errorData{
 		Status:   f.info.status,
 		Title:    f.info.page,
