@@ -229,28 +229,35 @@ func (s *Service) Enforce(ctx context.Context, key APIKey, plateText, zone strin
 	if err := s.enforcement().audit.Add(ctx, l); err != nil {
 		return EnforcementAnswer{}, fmt.Errorf("enforcement lookup: %w", err)
 	}
-	ans := EnforcementAnswer{Plate: plate.String(), Zones: []string{}, CheckedAt: at.UTC().Format(time.RFC3339)}
-	for _, p := range l.permits {
-		zones := strings.Split(p.zoneID, ",")
-		if zone != "" && !contains(zones, zone) {
-			continue
-		}
-		ans.Valid = true
-		ans.Zones = append(ans.Zones, zones...)
-		if u := p.validUntil.UTC().Format(dateLayout); u > ans.ValidUntil {
-			ans.ValidUntil = u
-		}
-	}
-	return ans, nil
+	return EnforcementAnswer{Plate: plate.String(), Valid: l.row.valid, Zones: l.zones, ValidUntil: l.validUntil,
+		CheckedAt: at.UTC().Format(time.RFC3339)}, nil
 }
 
 // lookup is one enforcement lookup on its way through the audit writer:
-// the question, the permits read for it, and its audit row.
+// the question, and what readLookups found: the answer and, in the audit
+// row, whether it was valid.
 type lookup struct {
 	municipality, plate string
 	day                 time.Time
-	permits             []permitInForce // filled by readLookups
-	row                 lookupRow       // valid set by readLookups
+	zones               []string  // of the permits that match the zone asked (all if none)
+	validUntil          string    // the latest end among them
+	row                 lookupRow // valid: some permit matched
+}
+
+// answer sets l's answer from the permits of its plate in force that day.
+func (l *lookup) answer(permits []permitInForce) {
+	l.zones, l.validUntil, l.row.valid = []string{}, "", false
+	for _, p := range permits {
+		zones := strings.Split(p.zoneID, ",")
+		if l.row.zone != "" && !contains(zones, l.row.zone) {
+			continue
+		}
+		l.row.valid = true
+		l.zones = append(l.zones, zones...)
+		if u := p.validUntil.UTC().Format(dateLayout); u > l.validUntil {
+			l.validUntil = u
+		}
+	}
 }
 
 // readLookups reads the permits in force for a batch of lookups: one query
@@ -281,13 +288,7 @@ func readLookups(db *store.DB) func(ctx context.Context, batch []*lookup) error 
 				return err
 			}
 			for _, l := range ls {
-				l.permits = byPlate[l.plate]
-				l.row.valid = false
-				for _, p := range l.permits {
-					if l.row.zone == "" || contains(strings.Split(p.zoneID, ","), l.row.zone) {
-						l.row.valid = true
-					}
-				}
+				l.answer(byPlate[l.plate])
 			}
 		}
 		return nil
