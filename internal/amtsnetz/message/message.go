@@ -329,16 +329,6 @@ func (p parsed) header() Header {
 	return h
 }
 
-// Peek reads the header of a signature without verifying it: to find the
-// client's certificate. Nothing of it may be trusted before Verify.
-func Peek(sig string) (Header, string, error) {
-	p, err := parse(sig)
-	if err != nil {
-		return Header{}, "", err
-	}
-	return p.header(), p.hdr.Kid, nil
-}
-
 // Verify checks sig over body with the sender's public key and the time
 // against now, and returns the header.
 func Verify(sig string, body []byte, pub crypto.PublicKey, now time.Time) (Header, error) {
