@@ -452,3 +452,64 @@ func TestInsertGroupAnswersMatchTheRows(t *testing.T) {
 		}
 	}, items)
 }
+
+// NewReadInsertGroup: read fills each batch's items before their rows are
+// built (one read per batch, seen by every caller after Add), and a read
+// that fails fails its batch before anything is written.
+func TestReadInsertGroupReadsBeforeInserting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		type req struct {
+			id   string
+			n    int // set by read
+			fail bool
+		}
+		var reads atomic.Int64
+		g := store.NewReadInsertGroup(db, func(ctx context.Context, batch []*req) error {
+			reads.Add(1)
+			var base int
+			if err := db.Read().QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&base); err != nil {
+				return err
+			}
+			for _, r := range batch {
+				if r.fail {
+					return errors.New("read failed")
+				}
+				r.n = 1000 + len(r.id)
+			}
+			return nil
+		}, "INSERT INTO items (id, n, note) VALUES", func(r *req) []any { return []any{r.id, r.n, "x"} }, store.GroupOptions{})
+		defer g.Close()
+
+		const callers = 24
+		reqs := make([]*req, callers)
+		errsOf := make([]error, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			reqs[i] = &req{id: fmt.Sprint("r", i)}
+			wg.Go(func() { errsOf[i] = g.Add(ctx, reqs[i]) })
+		}
+		wg.Wait()
+		for i, r := range reqs {
+			if errsOf[i] != nil {
+				t.Fatalf("Add(%s) = %v", r.id, errsOf[i])
+			}
+			if r.n != 1000+len(r.id) {
+				t.Errorf("%s: n = %d after Add, want what read set", r.id, r.n)
+			}
+			if got := countItems(t, db, "WHERE id = $1 AND n = $2", r.id, r.n); got != 1 {
+				t.Errorf("%s: %d rows with the value read, want 1", r.id, got)
+			}
+		}
+		if n := reads.Load(); n < 1 || n > callers {
+			t.Errorf("%d reads for %d callers", n, callers)
+		}
+		bad := &req{id: "bad", fail: true}
+		if err := g.Add(ctx, bad); err == nil {
+			t.Error("Add with a failing read = nil")
+		}
+		if got := countItems(t, db, "WHERE id = 'bad'"); got != 0 {
+			t.Errorf("a failed read wrote %d rows", got)
+		}
+	}, items)
+}
