@@ -18,18 +18,11 @@ fi
 step=${1:-10s}
 out=benchmarks
 mkdir -p "$out"
-work=$(mktemp -d /tmp/rathaus-bench-load.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/demo-wait.sh
+bench_work load
 go build -o "$work/rathaus" ./cmd/rathaus
 go build -o "$work/rathaus-load" ./cmd/rathaus-load
 
-source scripts/demo-wait.sh
 # knee ENGINE URL PID: the two step runs against a running demo.
 knee() {
   local engine=$1 url=$2 pid=$3 mix name
@@ -41,25 +34,25 @@ knee() {
   done
 }
 
-"$work/rathaus" demo --data "$work/sqlite" --listen 127.0.0.1:18192 --log-level warn >"$work/sqlite.log" 2>&1 &
-pids+=($!)
-sqlite_pid=$!
-wait_ready http://127.0.0.1:18192
-wait_seeded http://127.0.0.1:18192
-knee sqlite http://127.0.0.1:18192 "$sqlite_pid"
-kill -TERM "$sqlite_pid"; wait "$sqlite_pid" || true
+# demo_knee ENGINE PORT DATABASE_URL: a demo on PORT (SQLite when the URL
+# is empty), its knees, then stopped.
+demo_knee() {
+  local engine=$1 url=http://127.0.0.1:$2 pid
+  RATHAUS_DATABASE_URL=$3 "$work/rathaus" demo --data "$work/$engine" --listen "127.0.0.1:$2" --log-level warn >"$work/$engine.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_ready "$url"
+  wait_seeded "$url"
+  knee "$engine" "$url" "$pid"
+  kill -TERM "$pid"; wait "$pid" || true
+}
 
+demo_knee sqlite 18192 ""
 if [[ -n "${RATHAUS_TEST_POSTGRES:-}" ]]; then
   admin=$RATHAUS_TEST_POSTGRES
   db=$(echo "$admin" | sed -E "s#/postgres\?#/rathaus_bench_load?#")
   psql "$admin" -qc "DROP DATABASE IF EXISTS rathaus_bench_load" -c "CREATE DATABASE rathaus_bench_load"
-  RATHAUS_DATABASE_URL=$db "$work/rathaus" demo --data "$work/pg" --listen 127.0.0.1:18193 --log-level warn >"$work/pg.log" 2>&1 &
-  pids+=($!)
-  pg_pid=$!
-  wait_ready http://127.0.0.1:18193
-  wait_seeded http://127.0.0.1:18193
-  knee postgres http://127.0.0.1:18193 "$pg_pid"
-  kill -TERM "$pg_pid"; wait "$pg_pid" || true
+  demo_knee postgres 18193 "$db"
 else
   echo "no PostgreSQL: the PostgreSQL figures are skipped"
 fi

@@ -38,14 +38,8 @@ if [[ "${1:-}" == enforce || "${1:-}" == submit ]]; then
   shift
 fi
 dur=${1:-15s}
-work=$(mktemp -d /tmp/rathaus-bench-parking.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/demo-wait.sh
+bench_work parking
 t_start=$(date +%s)
 
 go build -o "$work/rathaus" ./cmd/rathaus
@@ -55,7 +49,6 @@ summary="$work/summary"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
-source scripts/demo-wait.sh
 # ack FILE: "N/s p50 X p99 Y" from a rathaus-load output.
 ack() {
   awk '/^acknowledged/ {r=$(NF)} /^latency of acknowledged/ {p50=$5; p99=$9} /^cpu:/ {cpu=$3 " % busy, server " $8 " cores"}

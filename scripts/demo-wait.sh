@@ -1,5 +1,21 @@
-# Shell functions for the benchmark scripts (sourced, not run): waiting for
-# a `rathaus demo` to be ready for load.
+# Shell functions for the benchmark scripts (sourced, not run): a work
+# directory that is cleaned up with everything started in it, and waiting
+# for a `rathaus demo` to be ready for load.
+
+# bench_work NAME: sets $work to a new temporary directory and pids=() for
+# the processes the script starts; on exit each of them gets SIGTERM, is
+# waited for, and $work is removed.
+bench_work() {
+  work=$(mktemp -d "/tmp/rathaus-bench-$1.XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 
 # wait_ready URL: until /readyz answers 200 (at most 60 s).
 wait_ready() {
