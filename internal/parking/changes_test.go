@@ -431,11 +431,7 @@ func TestPaidReissueOfAnExpiredPermitGoesToAClerk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
-		if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
-			t.Fatal(err)
-		}
-		pay := prov.last()
+		pay := f.startPayment(t, rec, prov)
 
 		f.clock.setDay(last.AddDate(0, 0, 1))
 		if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "abgelaufen") {

@@ -24,11 +24,7 @@ func TestPaymentTimeoutRetriesWhenThePaymentCannotBeRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
-		if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
-			t.Fatal(err)
-		}
-		pay := prov.last()
+		pay := f.startPayment(t, rec, prov)
 		var cancel *river.JobCancelError
 
 		// The table cannot be read: an error that is not NotFound, as a

@@ -628,14 +628,21 @@ func (f *fixture) issueForm(t *testing.T, form parking.Form, prov *recordingProv
 	return rec
 }
 
-// pay pays an application once it is approved and waits for its permit.
-func (f *fixture) pay(t *testing.T, rec parking.Receipt, prov *recordingProvider) {
+// startPayment starts the payment of an application once it has its
+// Kassenzeichen and returns what the provider was asked for.
+func (f *fixture) startPayment(t *testing.T, rec parking.Receipt, prov *recordingProvider) payment.Payment {
 	t.Helper()
 	f.wait(t, rec.Reference, rec.AccessCode, func(a parking.Application) bool { return a.Kassenzeichen != "" })
 	if _, err := f.svc.StartPayment(f.ctx, rec.Reference, rec.AccessCode); err != nil {
 		t.Fatal(err)
 	}
-	pay := prov.last()
+	return prov.last()
+}
+
+// pay pays an application once it is approved and waits for its permit.
+func (f *fixture) pay(t *testing.T, rec parking.Receipt, prov *recordingProvider) {
+	t.Helper()
+	pay := f.startPayment(t, rec, prov)
 	if err := f.callback(t, "evt_"+pay.ID, pay.ID, payment.Paid, pay.AmountCents, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
